@@ -1,0 +1,112 @@
+#include "service/aliyun/rpc_request.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace otaverify {
+namespace {
+
+constexpr char kEmptyBodySha256[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+std::string WireQuery(const Params& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    if (!out.empty()) out.push_back('&');
+    absl::StrAppend(&out, PercentEncode(name), "=", PercentEncode(value));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SignatureVersion> ParseSignatureVersion(absl::string_view text) {
+  if (text == "v1") return SignatureVersion::kV1;
+  if (text == "v3") return SignatureVersion::kV3;
+  return absl::InvalidArgumentError(
+      absl::StrCat("signature version must be v1 or v3, got \"", text, "\""));
+}
+
+absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
+  Endpoint out;
+  absl::string_view rest = url;
+  if (absl::ConsumePrefix(&rest, "https://")) {
+    out.secure = true;
+  } else if (absl::ConsumePrefix(&rest, "http://")) {
+    out.secure = false;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint \"", url, "\" must start with https:// or http://"));
+  }
+  absl::ConsumeSuffix(&rest, "/");
+  if (rest.empty() || rest.find_first_of("/?#@ ") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint \"", url, "\" must be scheme://host[:port] with no path"));
+  }
+  out.host = absl::AsciiStrToLower(rest);
+  out.base_url = absl::StrCat(out.secure ? "https://" : "http://", out.host);
+  return out;
+}
+
+std::string FormatAliyunTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+HttpRequest BuildSignedRequest(const RpcCall& call, const Credentials& credentials,
+                               const Endpoint& endpoint, SignatureVersion version, absl::Time now,
+                               absl::string_view nonce) {
+  HttpRequest request;
+  request.method = "POST";
+  const std::string timestamp = FormatAliyunTime(now);
+  request.headers = {{"Host", endpoint.host}, {"Accept", "application/json"}};
+
+  if (version == SignatureVersion::kV1) {
+    Params params = call.params;
+    params.emplace_back("Action", call.action);
+    params.emplace_back("Version", call.version);
+    params.emplace_back("Format", "JSON");
+    params.emplace_back("AccessKeyId", credentials.access_key_id);
+    params.emplace_back("SignatureMethod", "HMAC-SHA1");
+    params.emplace_back("SignatureVersion", "1.0");
+    params.emplace_back("SignatureNonce", std::string(nonce));
+    params.emplace_back("Timestamp", timestamp);
+    if (!credentials.security_token.empty()) {
+      params.emplace_back("SecurityToken", credentials.security_token);
+    }
+    const std::string string_to_sign = StringToSignV1(request.method, CanonicalQuery(params));
+    params.emplace_back("Signature", SignatureV1(credentials.access_key_secret, string_to_sign));
+    request.url = absl::StrCat(endpoint.base_url, "/?", WireQuery(params));
+    return request;
+  }
+
+  Params signed_headers = {
+      {"host", endpoint.host},
+      {"x-acs-action", call.action},
+      {"x-acs-version", call.version},
+      {"x-acs-date", timestamp},
+      {"x-acs-signature-nonce", std::string(nonce)},
+      {"x-acs-content-sha256", kEmptyBodySha256},
+  };
+  if (!credentials.security_token.empty()) {
+    signed_headers.emplace_back("x-acs-security-token", credentials.security_token);
+  }
+  const CanonicalRequestV3 canonical = BuildCanonicalRequestV3(
+      request.method, CanonicalQuery(call.params), signed_headers, kEmptyBodySha256);
+  const std::string signature =
+      SignatureV3(credentials.access_key_secret, StringToSignV3(canonical.canonical_request));
+  for (auto& header : signed_headers) {
+    if (header.first != "host") request.headers.push_back(std::move(header));
+  }
+  request.headers.emplace_back(
+      "Authorization",
+      AuthorizationV3(credentials.access_key_id, canonical.signed_header_names, signature));
+  request.url = absl::StrCat(endpoint.base_url, "/",
+                             call.params.empty() ? "" : "?", WireQuery(call.params));
+  return request;
+}
+
+}  // namespace otaverify

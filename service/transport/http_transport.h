@@ -1,0 +1,62 @@
+// HttpTransport: the seam between the gateway and the network.
+//
+// One method: send a request, get a callback with the response or a transport failure. An HTTP
+// 4xx/5xx is a successful HttpResponse; turning it into a status is the error mapping's job.
+// Implementations must be thread-safe: Send may be called from any thread, concurrently.
+#ifndef OTAVERIFY_SERVICE_TRANSPORT_HTTP_TRANSPORT_H_
+#define OTAVERIFY_SERVICE_TRANSPORT_HTTP_TRANSPORT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace otaverify {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;  // scheme://host[:port]/path?query, already encoded
+  HttpHeaders headers;
+  std::string body;
+  // Whole-attempt budget: connect, send and receive.
+  absl::Duration timeout = absl::Seconds(15);
+};
+
+// What one transfer cost, from curl_easy_getinfo.
+struct TransferInfo {
+  bool new_connection = false;
+  absl::Duration total_time;
+  std::string http_version;  // "1.1", "2"
+};
+
+struct HttpResponse {
+  int status = 0;
+  HttpHeaders headers;  // names lower-cased
+  std::string body;
+  TransferInfo info;
+};
+
+// Transport failures are absl::Status values with these codes:
+//   UNAVAILABLE        nothing was sent (connect, DNS, TLS): safe to retry.
+//   DEADLINE_EXCEEDED  the attempt ran out of time; the request may have been processed.
+//   UNKNOWN            failed after sending (reset, truncated reply): outcome unknown.
+//   RESOURCE_EXHAUSTED the response body exceeded the size cap.
+//   CANCELLED          the transport shut down before the transfer finished.
+
+using HttpCallback = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Sends `request`; `done` runs exactly once, on a transport thread, and must not block.
+  virtual void Send(HttpRequest request, HttpCallback done) = 0;
+};
+
+}  // namespace otaverify
+
+#endif  // OTAVERIFY_SERVICE_TRANSPORT_HTTP_TRANSPORT_H_
