@@ -6,6 +6,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "service/aliyun/signer.h"
 
 namespace otaverify {
 namespace {
@@ -29,6 +31,18 @@ absl::StatusOr<std::shared_ptr<const Credentials>> StaticCredentialsProvider::Ge
         absl::StrCat("credentials ", credentials_->Describe(), " expired"));
   }
   return credentials_;
+}
+
+std::string RedactSecrets(std::string text, const Credentials& credentials) {
+  for (const std::string* secret : {&credentials.access_key_secret, &credentials.security_token}) {
+    if (secret->empty()) continue;
+    const std::string once = PercentEncode(*secret);
+    const std::string twice = PercentEncode(once);
+    text = absl::StrReplaceAll(text, {{*secret, "<redacted>"}});
+    if (once != *secret) text = absl::StrReplaceAll(text, {{once, "<redacted>"}});
+    if (twice != once) text = absl::StrReplaceAll(text, {{twice, "<redacted>"}});
+  }
+  return text;
 }
 
 absl::StatusOr<Credentials> CredentialsFromEnvironment() {

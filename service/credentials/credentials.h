@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace otaverify {
@@ -42,6 +43,11 @@ class StaticCredentialsProvider : public CredentialsProvider {
  private:
   const std::shared_ptr<const Credentials> credentials_;
 };
+
+// `text` with every occurrence of the secret and the security token (raw, percent-encoded
+// once and twice, as they appear in an echoed string-to-sign) replaced by "<redacted>". For
+// upstream text that may echo what was signed before it reaches a log or a status.
+std::string RedactSecrets(std::string text, const Credentials& credentials);
 
 // Reads ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET (both required, non-empty)
 // and ALIBABA_CLOUD_SECURITY_TOKEN (optional). The error names the missing variables.

@@ -8,12 +8,12 @@
 #ifndef OTAVERIFY_SERVICE_STATUS_RICH_STATUS_H_
 #define OTAVERIFY_SERVICE_STATUS_RICH_STATUS_H_
 
-#include <optional>
 #include <string>
 
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "absl/types/optional.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "google/rpc/status.pb.h"
@@ -30,10 +30,10 @@ void SetDetail(absl::Status& status, const google::protobuf::Message& detail);
 
 // The detail of type T, if the status carries one.
 template <typename T>
-std::optional<T> GetDetail(const absl::Status& status) {
+absl::optional<T> GetDetail(const absl::Status& status) {
   T message;
-  const std::optional<absl::Cord> payload = status.GetPayload(DetailTypeUrl(message));
-  if (!payload.has_value() || !message.ParseFromString(std::string(*payload))) return std::nullopt;
+  const absl::optional<absl::Cord> payload = status.GetPayload(DetailTypeUrl(message));
+  if (!payload.has_value() || !message.ParseFromString(std::string(*payload))) return absl::nullopt;
   return message;
 }
 

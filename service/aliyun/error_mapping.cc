@@ -1,0 +1,257 @@
+#include "service/aliyun/error_mapping.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "aliyun/iot/v1/iot.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/status/rich_status.h"
+
+namespace otaverify {
+namespace {
+
+using absl::StatusCode;
+
+struct KnownCode {
+  absl::string_view code;
+  StatusCode status;
+  absl::string_view reason;
+  bool retryable;
+};
+
+// Exact codes from protocol.md §8. Checked before any family rule.
+constexpr KnownCode kKnownCodes[] = {
+    {"SignatureDoesNotMatch", StatusCode::kInternal, "GATEWAY_SIGNATURE_REJECTED", false},
+    {"IncompleteSignature", StatusCode::kInternal, "GATEWAY_SIGNATURE_REJECTED", false},
+    {"SignatureNonceUsed", StatusCode::kUnavailable, "GATEWAY_NONCE_REUSED", true},
+    {"MissingSecurityToken", StatusCode::kInternal, "GATEWAY_CREDENTIALS_REJECTED", false},
+    {"Forbidden.AccessKeyDisabled", StatusCode::kInternal, "GATEWAY_CREDENTIALS_REJECTED", false},
+    {"Rejected.Throttling", StatusCode::kResourceExhausted, "UPSTREAM_THROTTLED", true},
+    {"ServiceUnavailable", StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE", true},
+    {"InternalError", StatusCode::kUnavailable, "UPSTREAM_INTERNAL_ERROR", true},
+    {"UnsupportedParameter", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
+    {"InvalidAction.NotFound", StatusCode::kInternal, "GATEWAY_ACTION_UNKNOWN", false},
+    {"InvalidVersion", StatusCode::kInternal, "GATEWAY_ACTION_UNKNOWN", false},
+    {"iot.system.SystemException", StatusCode::kUnavailable, "UPSTREAM_SYSTEM_ERROR", true},
+    {"iot.system.InstanceNotFound", StatusCode::kNotFound, "IOT_INSTANCE_NOT_FOUND", false},
+    {"iot.Sre.IotInstanceNotFound", StatusCode::kNotFound, "IOT_INSTANCE_NOT_FOUND", false},
+    {"iot.prod.NotExistedProduct", StatusCode::kNotFound, "PRODUCT_NOT_FOUND", false},
+    {"iot.prod.InvalidFormattedProductkey", StatusCode::kInvalidArgument, "INVALID_PRODUCT_KEY",
+     false},
+    {"iot.device.NotExistedDevice", StatusCode::kNotFound, "DEVICE_NOT_FOUND", false},
+    {"iot.device.InvalidFormattedDeviceName", StatusCode::kInvalidArgument,
+     "INVALID_DEVICE_NAME", false},
+    {"iot.device.NoneDeviceNameElement", StatusCode::kInvalidArgument, "INVALID_DEVICE_NAME",
+     false},
+    {"iot.common.RamActionPermissionDeny", StatusCode::kPermissionDenied,
+     "UPSTREAM_PERMISSION_DENIED", false},
+    {"iot.common.AuthActionPermissionDeny", StatusCode::kPermissionDenied,
+     "UPSTREAM_PERMISSION_DENIED", false},
+    {"iot.common.InvalidTenant", StatusCode::kPermissionDenied, "UPSTREAM_INVALID_TENANT", false},
+    {"Iot.system.BillIsOverDue", StatusCode::kFailedPrecondition, "ACCOUNT_IN_ARREARS", false},
+    // No public list of iot.ota.* codes exists; these are the names the project's emulator
+    // uses. A real code spelled otherwise still lands in FAILED_PRECONDITION by family.
+    {"iot.ota.VerifyJobIsProcessing", StatusCode::kFailedPrecondition,
+     "FIRMWARE_ALREADY_VERIFYING", false},
+    {"iot.ota.FirmwareAlreadyVerified", StatusCode::kFailedPrecondition,
+     "FIRMWARE_ALREADY_VERIFIED", false},
+    {"iot.ota.NotExistedFirmware", StatusCode::kNotFound, "FIRMWARE_NOT_FOUND", false},
+};
+
+// Code families, matched by prefix, in order.
+struct Family {
+  absl::string_view prefix;
+  StatusCode status;
+  absl::string_view reason;
+  bool retryable;
+};
+constexpr Family kFamilies[] = {
+    {"Throttling", StatusCode::kResourceExhausted, "UPSTREAM_THROTTLED", true},
+    {"InvalidTimeStamp", StatusCode::kInternal, "GATEWAY_CLOCK_SKEW", false},
+    {"InvalidAccessKeyId", StatusCode::kInternal, "GATEWAY_CREDENTIALS_REJECTED", false},
+    {"InvalidSecurityToken", StatusCode::kInternal, "GATEWAY_CREDENTIALS_REJECTED", false},
+    {"Forbidden", StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED", false},
+    {"MissingParameter", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
+    {"InvalidParameter", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
+    {"Missing", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
+};
+
+bool ContainsAny(absl::string_view haystack, std::initializer_list<absl::string_view> needles) {
+  const std::string lower = absl::AsciiStrToLower(haystack);
+  for (absl::string_view n : needles) {
+    if (absl::StrContains(lower, absl::AsciiStrToLower(n))) return true;
+  }
+  return false;
+}
+
+// Business-layer codes nobody documented: decide by the words they are made of.
+ErrorClass ClassifyIotFamily(absl::string_view code) {
+  if (ContainsAny(code, {"NotExist", "NotFound"})) {
+    return {StatusCode::kNotFound, "UPSTREAM_NOT_FOUND", false};
+  }
+  if (ContainsAny(code, {"Permission", "Deny", "Forbidden"})) {
+    return {StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED", false};
+  }
+  if (ContainsAny(code, {"SystemException", "Busy", "Timeout"})) {
+    return {StatusCode::kUnavailable, "UPSTREAM_SYSTEM_ERROR", true};
+  }
+  if (ContainsAny(code, {"Invalid", "Format", "Illegal", "Missing", "Exceed", "TooLong"})) {
+    return {StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false};
+  }
+  // The service understood the request and refused it in its current state.
+  return {StatusCode::kFailedPrecondition, "UPSTREAM_BUSINESS_ERROR", false};
+}
+
+ErrorClass ClassifyByHttpStatus(int http_status) {
+  if (http_status == 429) return {StatusCode::kResourceExhausted, "UPSTREAM_THROTTLED", true};
+  if (http_status >= 500) return {StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE", true};
+  switch (http_status) {
+    case 400:
+      return {StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false};
+    case 401:
+      return {StatusCode::kInternal, "GATEWAY_CREDENTIALS_REJECTED", false};
+    case 403:
+      return {StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED", false};
+    case 404:
+      return {StatusCode::kNotFound, "UPSTREAM_NOT_FOUND", false};
+    case 409:
+      return {StatusCode::kAborted, "UPSTREAM_CONFLICT", false};
+    default:
+      return {StatusCode::kUnknown, "UPSTREAM_UNKNOWN_ERROR", false};
+  }
+}
+
+// Text between <tag> and </tag>, or empty.
+std::string XmlElement(absl::string_view body, absl::string_view tag) {
+  const std::string open = absl::StrCat("<", tag, ">");
+  const std::string close = absl::StrCat("</", tag, ">");
+  const size_t begin = body.find(open);
+  if (begin == absl::string_view::npos) return "";
+  const size_t value_begin = begin + open.size();
+  const size_t end = body.find(close, value_begin);
+  if (end == absl::string_view::npos) return "";
+  return std::string(body.substr(value_begin, end - value_begin));
+}
+
+absl::Status ErrorWithInfo(StatusCode code, absl::string_view message, absl::string_view reason,
+                           absl::string_view action) {
+  absl::Status status(code, message);
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(reason));
+  info.set_domain(kErrorDomain);
+  (*info.mutable_metadata())["action"] = std::string(action);
+  SetDetail(status, info);
+  return status;
+}
+
+void AddRetryInfo(absl::Status& status, absl::Duration delay) {
+  google::rpc::RetryInfo retry;
+  retry.mutable_retry_delay()->set_seconds(absl::ToInt64Seconds(delay));
+  retry.mutable_retry_delay()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(delay % absl::Seconds(1))));
+  SetDetail(status, retry);
+}
+
+}  // namespace
+
+ErrorClass ClassifyUpstreamError(int http_status, absl::string_view code) {
+  for (const KnownCode& known : kKnownCodes) {
+    if (code == known.code) {
+      return {known.status, std::string(known.reason), known.retryable};
+    }
+  }
+  for (const Family& family : kFamilies) {
+    if (absl::StartsWith(code, family.prefix)) {
+      return {family.status, std::string(family.reason), family.retryable};
+    }
+  }
+  if (absl::StartsWithIgnoreCase(code, "iot.")) return ClassifyIotFamily(code);
+  return ClassifyByHttpStatus(http_status);
+}
+
+UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view action) {
+  UpstreamReply reply;
+  aliyun::iot::v1::Envelope envelope;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  const bool json = google::protobuf::util::JsonStringToMessage(response.body, &envelope, options).ok();
+  if (json) {
+    reply.request_id = envelope.request_id();
+    reply.code = envelope.code();
+    reply.message = envelope.error_message().empty() ? envelope.message()
+                                                     : envelope.error_message();
+  } else {
+    reply.request_id = XmlElement(response.body, "RequestId");
+    reply.code = XmlElement(response.body, "Code");
+    reply.message = XmlElement(response.body, "Message");
+  }
+  const bool http_ok = response.status >= 200 && response.status < 300;
+  if (http_ok && json && reply.code.empty() &&
+      !(envelope.has_success() && !envelope.success())) {
+    return reply;  // success
+  }
+
+  ErrorClass error_class;
+  std::string message;
+  if (!reply.code.empty()) {
+    error_class = ClassifyUpstreamError(response.status, reply.code);
+    message = absl::StrCat("upstream ", action, " failed: ", reply.code,
+                           reply.message.empty() ? "" : ": ", reply.message);
+  } else if (http_ok) {
+    // A 2xx we cannot read: the upstream may have acted on it.
+    error_class = {StatusCode::kUnknown, "UPSTREAM_MALFORMED_RESPONSE", false};
+    message = absl::StrCat("upstream ", action, " answered HTTP ", response.status,
+                           json ? " with Success false and no Code" : " with a body that is not JSON");
+  } else {
+    error_class = ClassifyByHttpStatus(response.status);
+    message = absl::StrCat("upstream ", action, " answered HTTP ", response.status);
+  }
+  reply.status = ErrorWithInfo(error_class.code, message, error_class.reason, action);
+  google::rpc::ErrorInfo info = *GetDetail<google::rpc::ErrorInfo>(reply.status);
+  auto& metadata = *info.mutable_metadata();
+  metadata["http_status"] = absl::StrCat(response.status);
+  if (!reply.code.empty()) metadata["upstream_code"] = reply.code;
+  if (!reply.message.empty()) metadata["upstream_message"] = reply.message;
+  if (!reply.request_id.empty()) metadata["upstream_request_id"] = reply.request_id;
+  SetDetail(reply.status, info);
+  if (error_class.retryable) AddRetryInfo(reply.status, absl::Seconds(1));
+  return reply;
+}
+
+absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view action,
+                                 bool idempotent) {
+  const std::string detail = absl::StrCat("upstream ", action, ": ", failure.message());
+  absl::Status status;
+  switch (failure.code()) {
+    case StatusCode::kUnavailable:
+      status = ErrorWithInfo(StatusCode::kUnavailable, detail, "UPSTREAM_UNREACHABLE", action);
+      AddRetryInfo(status, absl::Seconds(1));
+      return status;
+    case StatusCode::kCancelled:
+      return ErrorWithInfo(StatusCode::kUnavailable, detail, "GATEWAY_SHUTTING_DOWN", action);
+    case StatusCode::kResourceExhausted:
+      return ErrorWithInfo(StatusCode::kInternal, detail, "UPSTREAM_RESPONSE_TOO_LARGE", action);
+    case StatusCode::kDeadlineExceeded:
+      if (idempotent) {
+        return ErrorWithInfo(StatusCode::kDeadlineExceeded, detail, "UPSTREAM_TIMEOUT", action);
+      }
+      return ErrorWithInfo(StatusCode::kDeadlineExceeded,
+                           absl::StrCat(detail, " (the request was sent: check before retrying)"),
+                           "UPSTREAM_OUTCOME_UNKNOWN", action);
+    default:
+      if (idempotent) {
+        status = ErrorWithInfo(StatusCode::kUnavailable, detail, "UPSTREAM_CONNECTION_FAILED",
+                               action);
+        AddRetryInfo(status, absl::Seconds(1));
+        return status;
+      }
+      return ErrorWithInfo(StatusCode::kUnknown,
+                           absl::StrCat(detail, " (the request was sent: check before retrying)"),
+                           "UPSTREAM_OUTCOME_UNKNOWN", action);
+  }
+}
+
+}  // namespace otaverify

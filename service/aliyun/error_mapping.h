@@ -1,0 +1,51 @@
+// Upstream failures → gRPC status codes (protocol.md §8).
+//
+// Code-first: Aliyun sends Throttling with HTTP 400 and business errors with HTTP 200, so the
+// upstream Code decides and the HTTP status only breaks ties for codes nobody documented.
+// Signature, AccessKey, token and clock problems are the gateway's own fault (INTERNAL), never
+// UNAUTHENTICATED: the caller cannot fix them. Pure functions; thread-safe.
+#ifndef OTAVERIFY_SERVICE_ALIYUN_ERROR_MAPPING_H_
+#define OTAVERIFY_SERVICE_ALIYUN_ERROR_MAPPING_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "service/transport/http_transport.h"
+
+namespace otaverify {
+
+struct ErrorClass {
+  absl::StatusCode code;
+  // Stable UPPER_SNAKE name for google.rpc.ErrorInfo.reason.
+  std::string reason;
+  // Whether the same call, freshly signed, may succeed (protocol.md §8 "Retry only").
+  bool retryable = false;
+};
+
+// Maps an upstream error Code (gateway or business layer) and the HTTP status it came with.
+// Unknown iot.* codes map by family (NotExist → NOT_FOUND, Invalid → INVALID_ARGUMENT, ...);
+// unknown other codes by HTTP status. Never fails.
+ErrorClass ClassifyUpstreamError(int http_status, absl::string_view code);
+
+// What an upstream answer said, read tolerantly from JSON (or an XML <Error> body).
+struct UpstreamReply {
+  std::string request_id;
+  std::string code;
+  std::string message;
+  // OK when the answer is a success (HTTP 2xx and Success not false); otherwise the mapped
+  // error with a google.rpc.ErrorInfo (metadata: action, http_status, upstream_code,
+  // upstream_message, upstream_request_id) and RetryInfo when retryable.
+  absl::Status status;
+};
+UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view action);
+
+// A transport failure (see http_transport.h) as the caller should see it. `idempotent` says
+// whether the action may be re-sent blindly: for a create, a failure after sending means the
+// job may exist (UNKNOWN, reason UPSTREAM_OUTCOME_UNKNOWN).
+absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view action,
+                                 bool idempotent);
+
+}  // namespace otaverify
+
+#endif  // OTAVERIFY_SERVICE_ALIYUN_ERROR_MAPPING_H_

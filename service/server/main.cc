@@ -1,0 +1,154 @@
+// otaverify-gateway: the composition root. Reads flags (and the optional JSON config file),
+// builds the transport, credentials and service, serves gRPC with health checking and
+// reflection, and shuts down gracefully on SIGTERM / SIGINT.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "service/aliyun/rpc_request.h"
+#include "service/credentials/credentials.h"
+#include "service/server/clock.h"
+#include "service/server/config.h"
+#include "service/server/log.h"
+#include "service/server/ota_verify_service.h"
+#include "service/transport/curl_transport.h"
+
+ABSL_FLAG(std::string, config, "", "Optional JSON file of flag values (command line wins)");
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address host:port (port 0 = any)");
+ABSL_FLAG(std::string, region, "cn-shanghai", "Alibaba Cloud region: endpoint https://iot.<region>.aliyuncs.com");
+ABSL_FLAG(std::string, endpoint, "", "Full upstream base URL, overrides --region");
+ABSL_FLAG(bool, allow_insecure_endpoint, false, "Allow an http:// endpoint (tests, emulator)");
+ABSL_FLAG(std::string, signature_version, "v3", "Upstream signature: v3 (ACS3-HMAC-SHA256) or v1 (HMAC-SHA1)");
+ABSL_FLAG(absl::Duration, max_attempt_time, absl::Seconds(15),
+          "Cap of one upstream attempt, and the budget of calls without a deadline");
+ABSL_FLAG(int, upstream_max_connections, 8, "Upper bound of connections to the upstream host");
+ABSL_FLAG(std::string, ca_file, "", "PEM file of extra CAs trusted for the upstream");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
+          "How long in-flight calls may finish after SIGTERM before they are cancelled");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace otaverify {
+namespace {
+
+int Fail(absl::string_view message) {
+  Log(LogLevel::kError, absl::StrCat("start-up failed: ", message));
+  return 1;
+}
+
+int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    if (absl::Status s = ApplyConfigFile(absl::GetFlag(FLAGS_config), command_line_flags); !s.ok()) {
+      return Fail(s.message());
+    }
+  }
+  LogLevel level;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    return Fail("--log_level must be debug, info, warning or error");
+  }
+  SetLogLevel(level);
+
+  std::string endpoint_url = absl::GetFlag(FLAGS_endpoint);
+  if (endpoint_url.empty()) {
+    endpoint_url = absl::StrCat("https://iot.", absl::GetFlag(FLAGS_region), ".aliyuncs.com");
+  }
+  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(endpoint_url);
+  if (!endpoint.ok()) return Fail(endpoint.status().message());
+  if (!endpoint->secure && !absl::GetFlag(FLAGS_allow_insecure_endpoint)) {
+    return Fail(absl::StrCat("endpoint ", endpoint_url,
+                             " is plain http: credentials would cross the network unencrypted; "
+                             "pass --allow_insecure_endpoint only for a local emulator"));
+  }
+  absl::StatusOr<SignatureVersion> signature_version =
+      ParseSignatureVersion(absl::GetFlag(FLAGS_signature_version));
+  if (!signature_version.ok()) return Fail(signature_version.status().message());
+
+  absl::StatusOr<Credentials> credentials = CredentialsFromEnvironment();
+  if (!credentials.ok()) return Fail(credentials.status().message());
+  Log(LogLevel::kInfo, "credentials loaded", {{"credentials", credentials->Describe()}});
+  StaticCredentialsProvider provider(*std::move(credentials));
+
+  CurlTransport::Options transport_options;
+  transport_options.max_host_connections = absl::GetFlag(FLAGS_upstream_max_connections);
+  transport_options.ca_file = absl::GetFlag(FLAGS_ca_file);
+  absl::StatusOr<std::unique_ptr<CurlTransport>> transport =
+      CurlTransport::Create(transport_options);
+  if (!transport.ok()) return Fail(transport.status().message());
+
+  SystemClock clock;
+  OtaVerifyService::Options service_options;
+  service_options.endpoint = *endpoint;
+  service_options.signature_version = *signature_version;
+  service_options.max_attempt_time = absl::GetFlag(FLAGS_max_attempt_time);
+  OtaVerifyService service(service_options, &provider, transport->get(), &clock);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen)));
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  for (const char* name : {"", "liveness", "readiness"}) health->SetServingStatus(name, true);
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string address =
+      absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  Log(LogLevel::kInfo, "listening",
+      {{"address", address}, {"upstream", endpoint->base_url},
+       {"signature_version", absl::GetFlag(FLAGS_signature_version)}});
+
+  // Signals were blocked in every thread before any was started; wait for one here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+
+  Log(LogLevel::kInfo, "shutting down", {{"signal", absl::StrCat(signal_number)}});
+  health->SetServingStatus("readiness", false);
+  health->SetServingStatus("", false);
+  const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
+  server->Shutdown(absl::ToChronoTime(deadline));
+  server->Wait();
+  transport->reset();
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace otaverify
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "OtaVerify gateway: gRPC front of Alibaba Cloud IoT OTA verification.\n"
+      "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET, optional "
+      "ALIBABA_CLOUD_SECURITY_TOKEN.");
+  const absl::flat_hash_set<std::string> command_line_flags =
+      otaverify::FlagsOnCommandLine(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  // A peer closing a socket must never kill the process; and signals are taken by sigwait in
+  // main, so block them before any thread (curl loop, gRPC) is created.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return otaverify::Run(command_line_flags);
+}
