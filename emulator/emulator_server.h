@@ -1,0 +1,88 @@
+// EmulatorServer: the HTTP face of the emulator. Serves the RPC endpoint (POST|GET /) and the
+// test hooks GET /_emulator/stats and POST /_emulator/reset on a cpp-httplib server with
+// keep-alive, counting every accepted TCP connection.
+//
+// Start() binds and serves on a background thread; Stop() (also run by the destructor) stops
+// accepting, waits for in-flight connections to finish and joins. Thread-safe after Start().
+// The clock must outlive the server.
+#ifndef OTAVERIFY_EMULATOR_EMULATOR_SERVER_H_
+#define OTAVERIFY_EMULATOR_EMULATOR_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "emulator/authenticator.h"
+#include "emulator/clock.h"
+#include "emulator/emulator_state.h"
+#include "emulator/id_generator.h"
+#include "emulator/rpc_service.h"
+#include "emulator/seed.pb.h"
+#include "emulator/stats.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace otaverify {
+namespace emulator {
+
+struct EmulatorOptions {
+  // host:port; port 0 picks a free port (see EmulatorServer::address()).
+  std::string listen = "127.0.0.1:0";
+  AccessKey access_key = {"emulator-access-key-id", "emulator-access-key-secret", ""};
+  Seed seed;  // REQUIRES: ValidateSeed(seed).ok()
+  // httplib serves one connection per worker for the connection's lifetime, so this bounds the
+  // number of concurrent keep-alive connections (the gateway's pool is ~64).
+  int worker_threads = 96;
+  // An idle kept-alive connection is closed after this long, as the service's front end does;
+  // also bounds how long Stop() waits for idle clients.
+  absl::Duration keep_alive_timeout = absl::Seconds(10);
+  // Larger bodies get HTTP 413.
+  size_t max_body_bytes = 1 << 20;
+};
+
+class EmulatorServer {
+ public:
+  EmulatorServer(EmulatorOptions options, const Clock* clock);
+  ~EmulatorServer();
+
+  EmulatorServer(const EmulatorServer&) = delete;
+  EmulatorServer& operator=(const EmulatorServer&) = delete;
+
+  // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address, UNAVAILABLE
+  // if the bind fails, FAILED_PRECONDITION if already started.
+  absl::Status Start();
+  void Stop();
+
+  // "host:port" actually bound. REQUIRES: Start() succeeded.
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+
+  // Restores the seed and zeroes the counters (POST /_emulator/reset).
+  void Reset();
+
+  EmulatorState& state() { return state_; }
+  const EmulatorStats& stats() const { return stats_; }
+
+ private:
+  void RegisterHandlers();
+
+  const EmulatorOptions options_;
+  EmulatorState state_;
+  EmulatorStats stats_;
+  IdGenerator ids_;
+  RpcService rpc_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string address_;
+  int port_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace emulator
+}  // namespace otaverify
+
+#endif  // OTAVERIFY_EMULATOR_EMULATOR_SERVER_H_

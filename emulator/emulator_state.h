@@ -1,0 +1,82 @@
+// EmulatorState: the emulated IoT platform's mutable world — products, devices, firmware
+// verification status and verify jobs — seeded from a Seed and restorable to it.
+//
+// Thread-safe: every member is guarded by one absl::Mutex; methods never call out while
+// holding it. Later work (simulated devices, QueryOTAJob, ...) extends this class.
+#ifndef OTAVERIFY_EMULATOR_EMULATOR_STATE_H_
+#define OTAVERIFY_EMULATOR_EMULATOR_STATE_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "emulator/api_error.h"
+#include "emulator/create_verify_job.h"
+#include "emulator/seed.pb.h"
+
+namespace otaverify {
+namespace emulator {
+
+// Firmware Status values of QueryOTAFirmware (protocol.md §7).
+inline constexpr int kFirmwareVerifyNotRequired = -1;
+inline constexpr int kFirmwareNotVerified = 0;
+inline constexpr int kFirmwareVerified = 1;
+inline constexpr int kFirmwareVerifying = 2;
+inline constexpr int kFirmwareVerifyFailed = 3;
+
+struct VerifyJob {
+  std::string job_id;
+  std::string job_type = "VERFIY_FIRMWARE";  // sic: the API's spelling (protocol.md §7)
+  std::string job_status = "IN_PROGRESS";
+  VerifyJobSpec spec;
+  absl::Time utc_create;
+};
+
+class EmulatorState {
+ public:
+  // REQUIRES: ValidateSeed(seed).ok().
+  explicit EmulatorState(Seed seed);
+
+  EmulatorState(const EmulatorState&) = delete;
+  EmulatorState& operator=(const EmulatorState&) = delete;
+
+  // Back to the seed: statuses restored, jobs forgotten.
+  void Reset();
+
+  // Applies the stateful rules of CreateOTAVerifyJob (instance, product, firmware, devices,
+  // firmware status) and, on success, records the job as `job_id` and marks the firmware as
+  // verifying. Returns the business-layer error otherwise.
+  std::optional<ApiError> CreateVerifyJob(const VerifyJobSpec& spec, absl::Time now,
+                                          const std::string& job_id, VerifyJob* job);
+
+  std::optional<int> FirmwareStatus(const std::string& product_key,
+                                    const std::string& firmware_id) const;
+  std::optional<VerifyJob> FindJob(const std::string& job_id) const;
+  size_t JobCount() const;
+
+ private:
+  struct Product {
+    std::string iot_instance_id;
+    std::set<std::string> devices;
+    std::map<std::string, int> firmware_status;  // firmware id -> Status
+  };
+
+  void LoadSeedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Seed seed_;
+  mutable absl::Mutex mu_;
+  std::set<std::string> instances_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Product> products_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, VerifyJob> jobs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace emulator
+}  // namespace otaverify
+
+#endif  // OTAVERIFY_EMULATOR_EMULATOR_STATE_H_

@@ -1,0 +1,99 @@
+// aliyun-iot-emulator: a fake Alibaba Cloud IoT OTA OpenAPI endpoint (README.md).
+//
+// The composition root: flags in, one "listening" JSON line on stdout once bound, serve until
+// SIGTERM or SIGINT, stop, exit 0. Start-up errors go to stderr and exit 1.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "emulator/clock.h"
+#include "emulator/emulator_server.h"
+#include "emulator/response.h"
+#include "emulator/seed.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:18080", "host:port to serve on; port 0 picks one");
+ABSL_FLAG(std::string, access_key_id, "emulator-access-key-id", "accepted AccessKeyId");
+ABSL_FLAG(std::string, access_key_secret, "emulator-access-key-secret",
+          "secret of --access_key_id");
+ABSL_FLAG(std::string, security_token, "",
+          "if set, requests must carry exactly this STS SecurityToken");
+ABSL_FLAG(std::string, seed, "", "seed JSON file (README.md); empty: the built-in demo seed");
+ABSL_FLAG(absl::Duration, clock_skew, absl::ZeroDuration(),
+          "added to the emulator's clock, to test timestamp skew");
+ABSL_FLAG(int, threads, 96, "worker threads = concurrent keep-alive connections served");
+ABSL_FLAG(absl::Duration, keep_alive_timeout, absl::Seconds(10),
+          "idle keep-alive connections are closed after this long");
+
+namespace {
+
+void Log(std::FILE* out, absl::string_view level, absl::string_view message,
+         absl::string_view key = "", absl::string_view value = "") {
+  otaverify::emulator::Doc doc;
+  doc.Str("level", level).Str("message", message);
+  if (!key.empty()) doc.Str(key, value);
+  std::fprintf(out, "%s\n", doc.ToJson().c_str());
+  std::fflush(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  namespace emu = otaverify::emulator;
+
+  // Block the stop signals before any thread starts so every thread inherits the mask and
+  // sigwait() below is the only receiver. A client vanishing mid-response must not kill us.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  emu::EmulatorOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.access_key = {absl::GetFlag(FLAGS_access_key_id), absl::GetFlag(FLAGS_access_key_secret),
+                        absl::GetFlag(FLAGS_security_token)};
+  if (options.access_key.id.empty() || options.access_key.secret.empty()) {
+    Log(stderr, "error", "--access_key_id and --access_key_secret must not be empty");
+    return 1;
+  }
+  options.worker_threads = absl::GetFlag(FLAGS_threads);
+  if (options.worker_threads < 1) {
+    Log(stderr, "error", "--threads must be at least 1");
+    return 1;
+  }
+  options.keep_alive_timeout = absl::GetFlag(FLAGS_keep_alive_timeout);
+  const std::string seed_path = absl::GetFlag(FLAGS_seed);
+  if (seed_path.empty()) {
+    options.seed = emu::DemoSeed();
+  } else {
+    absl::StatusOr<emu::Seed> seed = emu::LoadSeedFile(seed_path);
+    if (!seed.ok()) {
+      Log(stderr, "error", "cannot load seed", "error", seed.status().ToString());
+      return 1;
+    }
+    options.seed = *std::move(seed);
+  }
+
+  emu::SystemClock clock(absl::GetFlag(FLAGS_clock_skew));
+  emu::EmulatorServer server(std::move(options), &clock);
+  if (absl::Status status = server.Start(); !status.ok()) {
+    Log(stderr, "error", "cannot start", "error", status.ToString());
+    return 1;
+  }
+  Log(stdout, "info", "listening", "address", server.address());
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  Log(stderr, "info", "stopping", "signal", absl::StrCat(signal_number));
+  server.Stop();
+  return 0;
+}

@@ -1,0 +1,240 @@
+#include "emulator/response.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace otaverify {
+namespace emulator {
+namespace {
+
+constexpr char kJsonType[] = "application/json;charset=utf-8";
+constexpr char kXmlType[] = "text/xml;charset=utf-8";
+constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if it is malformed.
+size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+  const unsigned char c = s[i];
+  size_t len;
+  unsigned int min;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  unsigned int cp = c & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k) {
+    const unsigned char cc = s[i + k];
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out->append(kReplacement);
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      out->append(s.data() + i, len);
+      i += len;
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppend(out, "\\u00", std::string(1, kHex[c >> 4]),
+                          std::string(1, kHex[c & 0xF]));
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendXmlText(absl::string_view s, std::string* out) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out->append(kReplacement);
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      out->append(s.data() + i, len);
+      i += len;
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '&':
+        out->append("&amp;");
+        break;
+      case '<':
+        out->append("&lt;");
+        break;
+      case '>':
+        out->append("&gt;");
+        break;
+      case '"':
+        out->append("&quot;");
+        break;
+      case '\'':
+        out->append("&apos;");
+        break;
+      default:
+        // XML 1.0 cannot carry other control characters even escaped.
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+          out->append(kReplacement);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+}
+
+}  // namespace
+
+Doc& Doc::Str(absl::string_view name, absl::string_view value) {
+  entries_.push_back({std::string(name), Kind::kString, std::string(value), {}});
+  return *this;
+}
+
+Doc& Doc::Bool(absl::string_view name, bool value) {
+  entries_.push_back({std::string(name), Kind::kBool, value ? "true" : "false", {}});
+  return *this;
+}
+
+Doc& Doc::Int(absl::string_view name, int64_t value) {
+  entries_.push_back({std::string(name), Kind::kInt, absl::StrCat(value), {}});
+  return *this;
+}
+
+Doc& Doc::Obj(absl::string_view name, Doc value) {
+  entries_.push_back({std::string(name), Kind::kObject, "", std::move(value.entries_)});
+  return *this;
+}
+
+void Doc::AppendJson(const std::vector<Entry>& entries, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const Entry& e : entries) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(e.name, out);
+    out->push_back(':');
+    switch (e.kind) {
+      case Kind::kString:
+        AppendJsonString(e.scalar, out);
+        break;
+      case Kind::kBool:
+      case Kind::kInt:
+        out->append(e.scalar);
+        break;
+      case Kind::kObject:
+        AppendJson(e.children, out);
+        break;
+    }
+  }
+  out->push_back('}');
+}
+
+void Doc::AppendXml(const std::vector<Entry>& entries, std::string* out) {
+  for (const Entry& e : entries) {
+    // Names come from the emulator (or from stats keys); escape anyway so odd input cannot
+    // break the document.
+    out->push_back('<');
+    AppendXmlText(e.name, out);
+    out->push_back('>');
+    if (e.kind == Kind::kObject) {
+      AppendXml(e.children, out);
+    } else {
+      AppendXmlText(e.scalar, out);
+    }
+    out->append("</");
+    AppendXmlText(e.name, out);
+    out->push_back('>');
+  }
+}
+
+std::string Doc::ToJson() const {
+  std::string out;
+  AppendJson(entries_, &out);
+  return out;
+}
+
+std::string Doc::ToXml(absl::string_view root) const {
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+  absl::StrAppend(&out, "<", root, ">");
+  AppendXml(entries_, &out);
+  absl::StrAppend(&out, "</", root, ">");
+  return out;
+}
+
+std::string RecommendUrl(absl::string_view code) {
+  return absl::StrCat("https://api.aliyun.com/troubleshoot?q=", code);
+}
+
+Body RenderError(const ApiError& error, absl::string_view request_id, absl::string_view host,
+                 absl::string_view action, bool json) {
+  Doc doc;
+  std::string root;
+  if (error.business()) {
+    doc.Str("RequestId", request_id)
+        .Bool("Success", false)
+        .Str("Code", error.code)
+        .Str("ErrorMessage", error.message);
+    root = absl::StrCat(action.empty() ? "Unknown" : action, "Response");
+  } else {
+    doc.Str("RequestId", request_id)
+        .Str("HostId", host)
+        .Str("Code", error.code)
+        .Str("Message", error.message)
+        .Str("Recommend", RecommendUrl(error.code));
+    root = "Error";
+  }
+  if (json) return Body{kJsonType, doc.ToJson()};
+  return Body{kXmlType, doc.ToXml(root)};
+}
+
+Body RenderSuccess(Doc data, absl::string_view request_id, absl::string_view action, bool json) {
+  Doc doc;
+  doc.Str("RequestId", request_id).Bool("Success", true).Obj("Data", std::move(data));
+  if (json) return Body{kJsonType, doc.ToJson()};
+  return Body{kXmlType, doc.ToXml(absl::StrCat(action, "Response"))};
+}
+
+}  // namespace emulator
+}  // namespace otaverify
