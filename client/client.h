@@ -1,0 +1,72 @@
+// Client: the typed C++ client of the otaverify.v1.OtaVerify gRPC service.
+//
+// One object per channel; it owns only a generated stub over a shared grpc::Channel, so copies
+// of the channel may be used elsewhere and the Client may outlive none of them in particular.
+// Thread-safe: every method may be called concurrently from any thread (gRPC stubs are).
+//
+// Errors are absl::Status values built by FromGrpcStatus, so the google.rpc details the gateway
+// puts in grpc-status-details-bin (ErrorInfo, BadRequest, RetryInfo, ...) survive as payloads
+// and can be read with GetDetail<T>(status). Calls that reached the Alibaba Cloud upstream carry
+// its RequestId in the `x-upstream-request-id` trailer, on success and on failure; the caller
+// gets it through the optional CallMetadata out-parameter, because on failure there is no
+// response message to put it in.
+#ifndef OTAVERIFY_CLIENT_CLIENT_H_
+#define OTAVERIFY_CLIENT_CLIENT_H_
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "otaverify/v1/ota_verify.grpc.pb.h"
+
+namespace otaverify {
+
+// The trailer name the gateway uses for the upstream RequestId.
+inline constexpr char kUpstreamRequestIdTrailer[] = "x-upstream-request-id";
+
+// Per-call knobs.
+struct CallOptions {
+  // Relative to the start of the call. absl::InfiniteDuration() sets no deadline.
+  absl::Duration deadline = absl::Seconds(10);
+  // false: fail fast with UNAVAILABLE when the channel cannot connect. true: queue the call
+  // until the channel is ready or the deadline passes (useful right after the gateway starts).
+  bool wait_for_ready = false;
+};
+
+// What the server said about a call besides its result. Filled on every outcome, OK or not.
+struct CallMetadata {
+  // The `x-upstream-request-id` trailer; empty when the call never reached the upstream
+  // (e.g. rejected by validation, or the gateway was unreachable).
+  std::string upstream_request_id;
+};
+
+class Client {
+ public:
+  // REQUIRES: channel != nullptr.
+  explicit Client(std::shared_ptr<grpc::Channel> channel);
+
+  // A client over an insecure channel to `target` ("host:port" or any gRPC target URI).
+  // Connecting is lazy: an unreachable target shows up as UNAVAILABLE on the first call.
+  // TODO(tls): take channel credentials once the gateway serves TLS.
+  static Client Connect(absl::string_view target);
+
+  Client(Client&&) = default;
+  Client& operator=(Client&&) = default;
+
+  // Creates a verification job. Not idempotent (see the proto), so it is never retried here.
+  // `metadata`, if not null, receives the trailers of interest.
+  absl::StatusOr<v1::CreateVerifyJobResponse> CreateVerifyJob(
+      const v1::CreateVerifyJobRequest& request, const CallOptions& options = {},
+      CallMetadata* metadata = nullptr) const;
+
+ private:
+  std::unique_ptr<v1::OtaVerify::Stub> stub_;
+};
+
+}  // namespace otaverify
+
+#endif  // OTAVERIFY_CLIENT_CLIENT_H_
