@@ -1,0 +1,300 @@
+// End to end: the real gateway binary, its real curl transport and the emulator over
+// loopback. Every server binds 127.0.0.1:0; each test starts its own processes.
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "otaverify/v1/ota_verify.grpc.pb.h"
+#include "service/status/rich_status.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+
+namespace otaverify {
+namespace {
+
+using ::otaverify::testing::ChildProcess;
+using ::otaverify::testing::ErrorReason;
+using ::otaverify::testing::StatusIs;
+using ::otaverify::testing::ViolatedFields;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kKeyId[] = "emulator-access-key-id";
+constexpr char kSecret[] = "emulator-access-key-secret";
+
+struct Call {
+  absl::Status status;
+  v1::CreateVerifyJobResponse response;
+  std::string upstream_request_id;  // from the x-upstream-request-id trailer
+};
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  // Starts the emulator (with `seed_file` if given) and a gateway signing with `signature`.
+  void StartAll(const std::string& signature = "v3", const std::string& seed_file = "",
+                const std::string& secret = kSecret) {
+    std::vector<std::string> emulator_argv = {OTAVERIFY_EMULATOR_BIN, "--listen=127.0.0.1:0"};
+    if (!seed_file.empty()) emulator_argv.push_back("--seed=" + seed_file);
+    auto emulator = ChildProcess::Start(emulator_argv);
+    ASSERT_TRUE(emulator.ok()) << emulator.status();
+    emulator_ = *std::move(emulator);
+    auto emulator_address = emulator_->WaitForAddress();
+    ASSERT_TRUE(emulator_address.ok()) << emulator_address.status();
+    emulator_address_ = *emulator_address;
+
+    auto gateway = ChildProcess::Start(
+        {OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0",
+         "--endpoint=http://" + emulator_address_, "--allow_insecure_endpoint",
+         "--signature_version=" + signature},
+        {absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_ID=", kKeyId),
+         absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", secret)});
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = *std::move(gateway);
+    auto gateway_address = gateway_->WaitForAddress();
+    ASSERT_TRUE(gateway_address.ok()) << gateway_address.status();
+    gateway_address_ = *gateway_address;
+    stub_ = v1::OtaVerify::NewStub(
+        grpc::CreateChannel(gateway_address_, grpc::InsecureChannelCredentials()));
+  }
+
+  Call Create(const v1::CreateVerifyJobRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    Call call;
+    call.status = FromGrpcStatus(stub_->CreateVerifyJob(&context, request, &call.response));
+    const auto& trailers = context.GetServerTrailingMetadata();
+    auto it = trailers.find("x-upstream-request-id");
+    if (it != trailers.end()) call.upstream_request_id = std::string(it->second.data(), it->second.size());
+    return call;
+  }
+
+  // The emulator's /_emulator/stats counters.
+  google::protobuf::Struct EmulatorStats() {
+    httplib::Client client("http://" + emulator_address_);
+    auto result = client.Get("/_emulator/stats");
+    google::protobuf::Struct stats;
+    EXPECT_TRUE(result && result->status == 200);
+    if (result) {
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result->body, &stats).ok());
+    }
+    return stats;
+  }
+  double Stat(const char* name) { return EmulatorStats().fields().at(name).number_value(); }
+
+  static v1::CreateVerifyJobRequest DemoRequest(const std::string& firmware = "demo-firmware-1") {
+    v1::CreateVerifyJobRequest r;
+    r.set_product_key("a1DemoProduct");
+    r.set_firmware_id(firmware);
+    r.add_target_device_names("demo-device-1");
+    r.add_target_device_names("demo-device-2");
+    auto* tag = r.add_tags();
+    tag->set_key("env");
+    tag->set_value("华东 staging/+=*~");
+    r.set_timeout_in_minutes(60);
+    r.set_need_push(true);
+    r.set_need_confirm(false);
+    r.set_download_protocol(v1::DOWNLOAD_PROTOCOL_HTTPS);
+    return r;
+  }
+
+  std::unique_ptr<ChildProcess> emulator_;
+  std::unique_ptr<ChildProcess> gateway_;
+  std::string emulator_address_;
+  std::string gateway_address_;
+  std::unique_ptr<v1::OtaVerify::Stub> stub_;
+};
+
+TEST_F(GatewayTest, CreatesJobWithV3Signature) {
+  StartAll("v3");
+  const Call call = Create(DemoRequest());
+  ASSERT_TRUE(call.status.ok()) << call.status << "\n" << gateway_->Output();
+  EXPECT_FALSE(call.response.job_id().empty());
+  EXPECT_GT(call.response.create_time().seconds(), 1700000000);
+  EXPECT_FALSE(call.response.upstream_request_id().empty());
+  EXPECT_EQ(call.upstream_request_id, call.response.upstream_request_id());
+}
+
+TEST_F(GatewayTest, CreatesJobWithV1Signature) {
+  StartAll("v1");
+  const Call call = Create(DemoRequest());
+  ASSERT_TRUE(call.status.ok()) << call.status << "\n" << gateway_->Output();
+  EXPECT_FALSE(call.response.job_id().empty());
+}
+
+TEST_F(GatewayTest, InvalidRequestNamesFieldsAndNeverReachesUpstream) {
+  StartAll();
+  v1::CreateVerifyJobRequest request = DemoRequest();
+  request.clear_firmware_id();
+  request.mutable_tags(0)->set_key("bad key");
+  const Call call = Create(request);
+  EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ViolatedFields(call.status), ::testing::ElementsAre("firmware_id", "tags[0].key"));
+  EXPECT_EQ(ErrorReason(call.status), "INVALID_REQUEST");
+  // The stats request itself is the emulator's only connection.
+  const google::protobuf::Struct stats = EmulatorStats();
+  EXPECT_EQ(stats.fields().at("requests_total").number_value(), 0);
+  EXPECT_EQ(stats.fields().at("connections_accepted").number_value(), 1);
+}
+
+TEST_F(GatewayTest, BusinessErrorIsMappedWithUpstreamRequestId) {
+  StartAll();
+  v1::CreateVerifyJobRequest request = DemoRequest();
+  request.set_product_key("a1NoSuchProd");
+  const Call call = Create(request);
+  EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(ErrorReason(call.status), "PRODUCT_NOT_FOUND");
+  auto info = GetDetail<google::rpc::ErrorInfo>(call.status);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->metadata().at("upstream_code"), "iot.prod.NotExistedProduct");
+  EXPECT_FALSE(call.upstream_request_id.empty());
+  EXPECT_EQ(info->metadata().at("upstream_request_id"), call.upstream_request_id);
+  EXPECT_THAT(gateway_->Output(), HasSubstr(call.upstream_request_id));  // access log
+}
+
+TEST_F(GatewayTest, UnknownDeviceIsNotFound) {
+  StartAll();
+  v1::CreateVerifyJobRequest request = DemoRequest();
+  request.add_target_device_names("no-such-device");
+  EXPECT_EQ(ErrorReason(Create(request).status), "DEVICE_NOT_FOUND");
+}
+
+TEST_F(GatewayTest, SecondCreateForSameFirmwareIsFailedPrecondition) {
+  StartAll();
+  ASSERT_TRUE(Create(DemoRequest("demo-firmware-2")).status.ok());
+  const Call again = Create(DemoRequest("demo-firmware-2"));
+  EXPECT_THAT(again.status, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(ErrorReason(again.status), "FIRMWARE_ALREADY_VERIFYING");
+  EXPECT_FALSE(again.upstream_request_id.empty());
+}
+
+TEST_F(GatewayTest, AlreadyVerifiedFirmwareIsFailedPrecondition) {
+  StartAll();
+  EXPECT_THAT(Create(DemoRequest("demo-firmware-verified")).status,
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(GatewayTest, HundredSequentialCreatesReuseAtMostTwoConnections) {
+  // A seed with 100 unverified firmwares, so every create succeeds.
+  const std::string seed_path = ::testing::TempDir() + "/seed-100.json";
+  {
+    std::ofstream seed(seed_path);
+    seed << R"({"instances":[],"products":[{"product_key":"a1LoadProduct","iot_instance_id":"",)"
+         << R"("devices":["load-device-1"],"firmwares":[)";
+    for (int i = 0; i < 100; ++i) {
+      seed << (i ? "," : "") << R"({"firmware_id":"load-fw-)" << i << R"(","status":0})";
+    }
+    seed << "]}]}";
+  }
+  StartAll("v3", seed_path);
+  for (int i = 0; i < 100; ++i) {
+    v1::CreateVerifyJobRequest request;
+    request.set_product_key("a1LoadProduct");
+    request.set_firmware_id(absl::StrCat("load-fw-", i));
+    request.add_target_device_names("load-device-1");
+    const Call call = Create(request);
+    ASSERT_TRUE(call.status.ok()) << i << ": " << call.status;
+  }
+  const google::protobuf::Struct stats = EmulatorStats();
+  EXPECT_EQ(stats.fields().at("requests_total").number_value(), 100);
+  // One of the accepted connections is this stats request's own.
+  const double gateway_connections = stats.fields().at("connections_accepted").number_value() - 1;
+  EXPECT_LE(gateway_connections, 2);
+  EXPECT_GE(gateway_connections, 1);
+}
+
+TEST_F(GatewayTest, WrongSecretIsInternalAndNeverLeaksTheSecret) {
+  const std::string wrong_secret = "wrong-secret-Zq9/+=";
+  StartAll("v1", "", wrong_secret);
+  const Call call = Create(DemoRequest());
+  EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ(ErrorReason(call.status), "GATEWAY_SIGNATURE_REJECTED");
+  EXPECT_THAT(std::string(call.status.message()), Not(HasSubstr(wrong_secret)));
+  EXPECT_THAT(gateway_->Output(), Not(HasSubstr(wrong_secret)));
+  EXPECT_THAT(gateway_->Output(), Not(HasSubstr("wrong-secret")));
+}
+
+TEST_F(GatewayTest, UnknownAccountIsNotFoundNamingOnlyThatAccount) {
+  StartAll();
+  v1::CreateVerifyJobRequest request = DemoRequest();
+  request.set_account("team-b");
+  const Call call = Create(request);
+  EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(std::string(call.status.message()), HasSubstr("team-b"));
+  EXPECT_EQ(Stat("requests_total"), 0);
+}
+
+TEST_F(GatewayTest, UnreachableUpstreamIsUnavailable) {
+  StartAll();
+  ASSERT_EQ(*emulator_->Stop(SIGKILL), 128 + SIGKILL);
+  const Call call = Create(DemoRequest());
+  EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(ErrorReason(call.status), "UPSTREAM_UNREACHABLE");
+}
+
+TEST_F(GatewayTest, SigtermDrainsAndExitsZero) {
+  StartAll();
+  ASSERT_TRUE(Create(DemoRequest()).status.ok());
+  absl::StatusOr<int> exit_status = gateway_->Stop(SIGTERM);
+  ASSERT_TRUE(exit_status.ok()) << exit_status.status();
+  EXPECT_EQ(*exit_status, 0) << gateway_->Output();
+  EXPECT_THAT(gateway_->Output(), HasSubstr("\"message\":\"stopped\""));
+}
+
+TEST(GatewayStartup, RefusesPlainHttpEndpointWithoutOptIn) {
+  auto result = ::otaverify::testing::RunCommand(
+      {OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0", "--endpoint=http://127.0.0.1:9"},
+      {"ALIBABA_CLOUD_ACCESS_KEY_ID=a", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=b"});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->exit_status, 1);
+  EXPECT_THAT(result->output, HasSubstr("--allow_insecure_endpoint"));
+}
+
+TEST(GatewayStartup, MissingCredentialsNameTheVariables) {
+  auto result = ::otaverify::testing::RunCommand(
+      {"/usr/bin/env", "-u", "ALIBABA_CLOUD_ACCESS_KEY_ID", "-u",
+       "ALIBABA_CLOUD_ACCESS_KEY_SECRET", OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0"});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->exit_status, 1);
+  EXPECT_THAT(result->output, HasSubstr("ALIBABA_CLOUD_ACCESS_KEY_ID"));
+  EXPECT_THAT(result->output, HasSubstr("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+}
+
+TEST(GatewayStartup, ConfigFileSetsFlagsAndRejectsUnknownKeys) {
+  const std::string bad = ::testing::TempDir() + "/bad-config.json";
+  std::ofstream(bad) << R"({"listen":"127.0.0.1:0","no_such_flag":1})";
+  auto result = ::otaverify::testing::RunCommand(
+      {OTAVERIFY_GATEWAY_BIN, "--config=" + bad},
+      {"ALIBABA_CLOUD_ACCESS_KEY_ID=a", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=b"});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->exit_status, 1);
+  EXPECT_THAT(result->output, HasSubstr("no_such_flag"));
+
+  // A config that would be refused (plain http) is accepted once it opts in, and the command
+  // line wins over the file for --listen.
+  const std::string good = ::testing::TempDir() + "/good-config.json";
+  std::ofstream(good) << R"({"listen":"127.0.0.1:1","endpoint":"http://127.0.0.1:9",)"
+                      << R"("allow_insecure_endpoint":true})";
+  auto gateway = ChildProcess::Start({OTAVERIFY_GATEWAY_BIN, "--config=" + good,
+                                      "--listen=127.0.0.1:0"},
+                                     {"ALIBABA_CLOUD_ACCESS_KEY_ID=a",
+                                      "ALIBABA_CLOUD_ACCESS_KEY_SECRET=b"});
+  ASSERT_TRUE(gateway.ok());
+  auto address = (*gateway)->WaitForAddress();
+  ASSERT_TRUE(address.ok()) << address.status();
+  EXPECT_THAT(*address, Not(HasSubstr(":1")));
+  EXPECT_EQ(*(*gateway)->Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace otaverify
