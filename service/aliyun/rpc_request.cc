@@ -1,5 +1,6 @@
 #include "service/aliyun/rpc_request.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -57,31 +58,44 @@ std::string FormatAliyunTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
-HttpRequest BuildSignedRequest(const RpcCall& call, const Credentials& credentials,
-                               const Endpoint& endpoint, SignatureVersion version, absl::Time now,
-                               absl::string_view nonce) {
-  HttpRequest request;
-  request.method = "POST";
+SignedRequest SignRpcCall(const RpcCall& call, const Credentials& credentials,
+                          const Endpoint& endpoint, SignatureVersion version, absl::Time now,
+                          absl::string_view nonce) {
+  SignedRequest out;
+  HttpRequest& request = out.request;
+  request.method = call.method;
   const std::string timestamp = FormatAliyunTime(now);
   request.headers = {{"Host", endpoint.host}, {"Accept", "application/json"}};
 
   if (version == SignatureVersion::kV1) {
-    Params params = call.params;
-    params.emplace_back("Action", call.action);
-    params.emplace_back("Version", call.version);
-    params.emplace_back("Format", "JSON");
-    params.emplace_back("AccessKeyId", credentials.access_key_id);
-    params.emplace_back("SignatureMethod", "HMAC-SHA1");
-    params.emplace_back("SignatureVersion", "1.0");
-    params.emplace_back("SignatureNonce", std::string(nonce));
-    params.emplace_back("Timestamp", timestamp);
+    Params params = {
+        {"Action", call.action},
+        {"Version", call.version},
+        {"Format", "JSON"},
+        {"AccessKeyId", credentials.access_key_id},
+        {"SignatureMethod", "HMAC-SHA1"},
+        {"SignatureVersion", "1.0"},
+        {"SignatureNonce", std::string(nonce)},
+        {"Timestamp", timestamp},
+    };
     if (!credentials.security_token.empty()) {
       params.emplace_back("SecurityToken", credentials.security_token);
     }
-    const std::string string_to_sign = StringToSignV1(request.method, CanonicalQuery(params));
-    params.emplace_back("Signature", SignatureV1(credentials.access_key_secret, string_to_sign));
+    for (const auto& param : call.params) {
+      auto common = std::find_if(params.begin(), params.end(),
+                                 [&](const auto& p) { return p.first == param.first; });
+      if (common != params.end()) {
+        common->second = param.second;
+      } else {
+        params.push_back(param);
+      }
+    }
+    out.canonical = CanonicalQuery(params);
+    out.string_to_sign = StringToSignV1(request.method, out.canonical);
+    out.signature = SignatureV1(credentials.access_key_secret, out.string_to_sign);
+    params.emplace_back("Signature", out.signature);
     request.url = absl::StrCat(endpoint.base_url, "/?", WireQuery(params));
-    return request;
+    return out;
   }
 
   Params signed_headers = {
@@ -95,19 +109,27 @@ HttpRequest BuildSignedRequest(const RpcCall& call, const Credentials& credentia
   if (!credentials.security_token.empty()) {
     signed_headers.emplace_back("x-acs-security-token", credentials.security_token);
   }
+  for (const auto& header : call.extra_signed_headers) signed_headers.push_back(header);
   const CanonicalRequestV3 canonical = BuildCanonicalRequestV3(
       request.method, CanonicalQuery(call.params), signed_headers, kEmptyBodySha256);
-  const std::string signature =
-      SignatureV3(credentials.access_key_secret, StringToSignV3(canonical.canonical_request));
+  out.canonical = canonical.canonical_request;
+  out.string_to_sign = StringToSignV3(out.canonical);
+  out.signature = SignatureV3(credentials.access_key_secret, out.string_to_sign);
+  out.authorization =
+      AuthorizationV3(credentials.access_key_id, canonical.signed_header_names, out.signature);
   for (auto& header : signed_headers) {
     if (header.first != "host") request.headers.push_back(std::move(header));
   }
-  request.headers.emplace_back(
-      "Authorization",
-      AuthorizationV3(credentials.access_key_id, canonical.signed_header_names, signature));
-  request.url = absl::StrCat(endpoint.base_url, "/",
-                             call.params.empty() ? "" : "?", WireQuery(call.params));
-  return request;
+  request.headers.emplace_back("Authorization", out.authorization);
+  request.url = absl::StrCat(endpoint.base_url, "/", call.params.empty() ? "" : "?",
+                             WireQuery(call.params));
+  return out;
+}
+
+HttpRequest BuildSignedRequest(const RpcCall& call, const Credentials& credentials,
+                               const Endpoint& endpoint, SignatureVersion version, absl::Time now,
+                               absl::string_view nonce) {
+  return SignRpcCall(call, credentials, endpoint, version, now, nonce).request;
 }
 
 }  // namespace otaverify

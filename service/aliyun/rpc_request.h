@@ -36,12 +36,37 @@ struct RpcCall {
   std::string action;
   std::string version = "2018-01-20";
   Params params;  // business parameters, flattened, none empty
+  // The wire method, which V1 signs. Parameters always travel in the query string.
+  std::string method = "POST";
+  // Extra headers to send and sign with V3 (lower-case x-acs-* names); ignored by V1.
+  Params extra_signed_headers;
 };
 
 // Timestamp format of both signatures: "YYYY-MM-DDThh:mm:ssZ", UTC, no fraction.
 std::string FormatAliyunTime(absl::Time t);
 
-// POST / with every parameter in the query and an empty body, as the official SDK sends it.
+// One signed request and every stage of its signature, for the gateway's mismatch log, the
+// `otaverify sign` debugger and tests. Holds the signature, never the secret.
+struct SignedRequest {
+  HttpRequest request;
+  // V1: the canonical query (every parameter but Signature). V3: the canonical request.
+  std::string canonical;
+  std::string string_to_sign;
+  std::string signature;
+  std::string authorization;  // V3 only
+};
+
+// `call.method` / with every parameter in the query and an empty body, as the official SDK
+// sends it. V1 adds the common parameters (Action, Version, Format=JSON, AccessKeyId,
+// SignatureMethod, SignatureVersion, SignatureNonce, Timestamp, SecurityToken); a business
+// parameter of the same name replaces the common one (for reproducing foreign requests in the
+// debugger; the gateway never sends one). V3 signs host, x-acs-action, x-acs-version,
+// x-acs-date, x-acs-signature-nonce, x-acs-content-sha256, x-acs-security-token.
+SignedRequest SignRpcCall(const RpcCall& call, const Credentials& credentials,
+                          const Endpoint& endpoint, SignatureVersion version, absl::Time now,
+                          absl::string_view nonce);
+
+// SignRpcCall(...).request.
 HttpRequest BuildSignedRequest(const RpcCall& call, const Credentials& credentials,
                                const Endpoint& endpoint, SignatureVersion version, absl::Time now,
                                absl::string_view nonce);

@@ -34,6 +34,13 @@ Params ToParams(const Struct& s) {
   return out;
 }
 
+RpcCall CreateCall(Params params) {
+  RpcCall call;
+  call.action = "CreateOTAVerifyJob";
+  call.params = std::move(params);
+  return call;
+}
+
 const std::string& Field(const Struct& s, const char* name) {
   return s.fields().at(name).string_value();
 }
@@ -98,8 +105,7 @@ TEST(CanonicalQuery, SortsByRawNameBytewise) {
 // The request builder must reproduce the official SDK's CreateOTAVerifyJob request exactly
 // (vector "CreateOTAVerifyJob with tags and devices POST").
 TEST(BuildSignedRequest, V1MatchesOfficialVector) {
-  RpcCall call{"CreateOTAVerifyJob", "2018-01-20",
-               {{"FirmwareId", "UfuxnwygsuSkVE0VCNkg0100"},
+  RpcCall call = CreateCall({{"FirmwareId", "UfuxnwygsuSkVE0VCNkg0100"},
                 {"ProductKey", "a1Ww7Kp1vCx"},
                 {"IotInstanceId", "iot-060a0xyz"},
                 {"TimeoutInMinutes", "60"},
@@ -112,7 +118,7 @@ TEST(BuildSignedRequest, V1MatchesOfficialVector) {
                 {"Tag.2.Value", "2024Q2"},
                 {"TargetDeviceName.1", "dev-001"},
                 {"TargetDeviceName.2", "dev-002"},
-                {"TargetDeviceName.3", "dev_003"}}};
+                {"TargetDeviceName.3", "dev_003"}});
   Credentials creds{"testid", "testsecret", "", absl::InfiniteFuture(), "test"};
   absl::Time now;
   ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2024-05-20T08:30:00Z", &now, nullptr));
@@ -128,11 +134,10 @@ TEST(BuildSignedRequest, V1MatchesOfficialVector) {
 
 // Vector "CreateOTAVerifyJob minimal header set".
 TEST(BuildSignedRequest, V3MatchesOfficialVector) {
-  RpcCall call{"CreateOTAVerifyJob", "2018-01-20",
-               {{"FirmwareId", "UfuxnwygsuSkVE0VCNkg0100"},
+  RpcCall call = CreateCall({{"FirmwareId", "UfuxnwygsuSkVE0VCNkg0100"},
                 {"ProductKey", "a1Ww7Kp1vCx"},
                 {"TargetDeviceName.1", "dev-001"},
-                {"TimeoutInMinutes", "60"}}};
+                {"TimeoutInMinutes", "60"}});
   Credentials creds{"testid", "testsecret", "", absl::InfiniteFuture(), "test"};
   absl::Time now;
   ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2024-05-20T08:34:00Z", &now, nullptr));
@@ -153,7 +158,7 @@ TEST(BuildSignedRequest, V3MatchesOfficialVector) {
 }
 
 TEST(BuildSignedRequest, SecurityTokenIsSignedInBothVersions) {
-  RpcCall call{"CreateOTAVerifyJob", "2018-01-20", {{"FirmwareId", "f"}}};
+  RpcCall call = CreateCall({{"FirmwareId", "f"}});
   Credentials creds{"id", "secret", "tok/en+", absl::InfiniteFuture(), "test"};
   const Endpoint endpoint = *ParseEndpoint("http://127.0.0.1:1");
   const HttpRequest v1 = BuildSignedRequest(call, creds, endpoint, SignatureVersion::kV1,
