@@ -95,20 +95,23 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
 
   absl::StatusOr<std::shared_ptr<const Credentials>> credentials = credentials_->Get(now);
   if (!credentials.ok()) {
-    Log(LogLevel::kError, "no usable credentials", {{"error", std::string(credentials.status().message())}});
+    Log(LogLevel::kError, "no usable credentials",
+        {{"error", std::string(credentials.status().message())}});
     FinishCall(context, reactor, record, *clock_,
                absl::UnavailableError("the gateway has no usable credentials"));
     return reactor;
   }
 
   record.action = kCreateOTAVerifyJob;
-  HttpRequest http = BuildSignedRequest(CreateVerifyJobCall(*request), **credentials,
-                                        options_.endpoint, options_.signature_version, now,
-                                        NewNonce());
-  http.timeout = budget;
+  RpcCall call = CreateVerifyJobCall(*request);
+  SignedRequest signed_request = SignRpcCall(call, **credentials, options_.endpoint,
+                                             options_.signature_version, now, NewNonce());
+  signed_request.request.timeout = budget;
+  HttpRequest http = std::move(signed_request.request);
   transport_->Send(
       std::move(http),
-      [this, context, reactor, response, record = std::move(record),
+      [this, context, reactor, response, record = std::move(record), call = std::move(call),
+       string_to_sign = std::move(signed_request.string_to_sign),
        credentials = *std::move(credentials)](absl::StatusOr<HttpResponse> http_response) mutable {
         if (!http_response.ok()) {
           FinishCall(context, reactor, record, *clock_,
@@ -121,6 +124,10 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
           // The upstream may echo what was signed (a V1 string-to-sign holds the token).
           http_response->body = RedactSecrets(std::move(http_response->body), *credentials);
           reply = ReadUpstreamReply(*http_response, record.action);
+        }
+        if (reply.code == "SignatureDoesNotMatch") {
+          mismatch_log_.Report(call, options_.signature_version, string_to_sign, reply.message,
+                               reply.request_id, *credentials);
         }
         record.upstream_request_id = reply.request_id;
         absl::Status status = reply.status;

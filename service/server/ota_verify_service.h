@@ -19,6 +19,7 @@
 #include "service/aliyun/rpc_request.h"
 #include "service/credentials/credentials.h"
 #include "service/server/clock.h"
+#include "service/server/signature_mismatch_log.h"
 #include "service/transport/http_transport.h"
 
 namespace otaverify {
@@ -44,6 +45,7 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
   CredentialsProvider* const credentials_;
   HttpTransport* const transport_;
   const Clock* const clock_;
+  SignatureMismatchLog mismatch_log_;
 };
 
 // A random (version 4) UUID, the SignatureNonce of one attempt.

@@ -45,7 +45,7 @@ class GatewayTest : public ::testing::Test {
  protected:
   // Starts the emulator (with `seed_file` if given) and a gateway signing with `signature`.
   void StartAll(const std::string& signature = "v3", const std::string& seed_file = "",
-                const std::string& secret = kSecret) {
+                const std::string& secret = kSecret, const std::string& token = "") {
     std::vector<std::string> emulator_argv = {OTAVERIFY_EMULATOR_BIN, "--listen=127.0.0.1:0"};
     if (!seed_file.empty()) emulator_argv.push_back("--seed=" + seed_file);
     auto emulator = ChildProcess::Start(emulator_argv);
@@ -60,7 +60,8 @@ class GatewayTest : public ::testing::Test {
          "--endpoint=http://" + emulator_address_, "--allow_insecure_endpoint",
          "--signature_version=" + signature},
         {absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_ID=", kKeyId),
-         absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", secret)});
+         absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", secret),
+         absl::StrCat("ALIBABA_CLOUD_SECURITY_TOKEN=", token)});
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_ = *std::move(gateway);
     auto gateway_address = gateway_->WaitForAddress();
@@ -226,6 +227,32 @@ TEST_F(GatewayTest, WrongSecretIsInternalAndNeverLeaksTheSecret) {
   EXPECT_THAT(std::string(call.status.message()), Not(HasSubstr(wrong_secret)));
   EXPECT_THAT(gateway_->Output(), Not(HasSubstr(wrong_secret)));
   EXPECT_THAT(gateway_->Output(), Not(HasSubstr("wrong-secret")));
+}
+
+int CountOccurrences(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(GatewayTest, SignatureMismatchLogsBothStringsToSignOnceWithoutSecrets) {
+  const std::string wrong_secret = "wrong-secret-Zq9/+=";
+  const std::string token = "sts-token-Kp3/x+y=z";
+  StartAll("v1", "", wrong_secret, token);
+  EXPECT_THAT(Create(DemoRequest("demo-firmware-1")).status,
+              StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(Create(DemoRequest("demo-firmware-2")).status,
+              StatusIs(absl::StatusCode::kInternal));
+  const std::string log = gateway_->Output();
+  EXPECT_EQ(CountOccurrences(log, "upstream rejected the signature"), 1) << log;
+  EXPECT_THAT(log, HasSubstr("\"our_string_to_sign\":\"POST&%2F&AccessKeyId%3D"));
+  EXPECT_THAT(log, HasSubstr("\"server_string_to_sign\":\"POST&%2F&AccessKeyId%3D"));
+  EXPECT_THAT(log, HasSubstr("SecurityToken%3D<redacted>"));
+  EXPECT_THAT(log, Not(HasSubstr("sts-token")));
+  EXPECT_THAT(log, Not(HasSubstr("wrong-secret")));
 }
 
 TEST_F(GatewayTest, UnknownAccountIsNotFoundNamingOnlyThatAccount) {
