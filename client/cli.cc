@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_output.h"
+#include "client/cli_sign.h"
 
 namespace otaverify {
 namespace {
@@ -40,12 +41,6 @@ std::vector<CliFlagSpec> CallFlags() {
 std::vector<CliFlagSpec> Concat(std::vector<CliFlagSpec> a, const std::vector<CliFlagSpec>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
-}
-
-int UsageError(absl::string_view command, const absl::Status& status, std::ostream& err) {
-  err << "otaverify: " << status.message() << "\n"
-      << "Run 'otaverify " << command << " --help' for usage.\n";
-  return kUsageExitCode;
 }
 
 // --- create ---
@@ -137,8 +132,14 @@ void PrintCommandUsage(const CliCommand& command, std::ostream& out) {
 
 }  // namespace
 
+int UsageError(absl::string_view command, const absl::Status& status, std::ostream& err) {
+  err << "otaverify: " << status.message() << "\n"
+      << "Run 'otaverify " << command << " --help' for usage.\n";
+  return kUsageExitCode;
+}
+
 const std::vector<CliCommand>& CliCommands() {
-  static const auto* const kCommands = new std::vector<CliCommand>{CreateCommand()};
+  static const auto* const kCommands = new std::vector<CliCommand>{CreateCommand(), SignCommand()};
   return *kCommands;
 }
 

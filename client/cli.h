@@ -42,6 +42,10 @@ const std::vector<CliCommand>& CliCommands();
 // `args` is argv without argv[0].
 int RunCli(absl::Span<const std::string> args, std::ostream& out, std::ostream& err);
 
+// Prints "otaverify: <message>" and a pointer to `otaverify <command> --help` to `err`; returns
+// kUsageExitCode. For usage errors a handler finds after parsing.
+int UsageError(absl::string_view command, const absl::Status& status, std::ostream& err);
+
 // --- The `create` subcommand, exposed for tests. ---
 
 // The request the `create` flags describe. Unset optional flags leave their proto3 `optional`

@@ -45,6 +45,8 @@ absl::StatusOr<CliFlagValue> ParseValue(const CliFlagSpec& spec, absl::string_vi
       }
       return CliFlagValue(value);
     }
+    case CliFlagType::kRefused:
+      break;
     case CliFlagType::kDuration: {
       absl::Duration value;
       if (!absl::ParseDuration(text, &value)) {
@@ -73,6 +75,9 @@ absl::StatusOr<CliFlags> ParseCliFlags(absl::Span<const CliFlagSpec> specs,
     const absl::string_view name = body.substr(0, eq);
     const CliFlagSpec* spec = FindSpec(specs, name);
     if (spec == nullptr) return FlagError(name, "unknown flag");
+    // Before looking at the value, so that neither "--name=VALUE" nor "--name VALUE" can
+    // end up in a message (the value may be a secret).
+    if (spec->type == CliFlagType::kRefused) return FlagError(name, spec->help);
 
     absl::string_view text;
     if (eq != absl::string_view::npos) {
@@ -123,6 +128,8 @@ std::string FormatCliFlagsHelp(absl::Span<const CliFlagSpec> specs) {
     std::string left = absl::StrCat("  --", spec.name);
     if (spec.type == CliFlagType::kBool) {
       absl::StrAppend(&left, "[=true|false]");
+    } else if (spec.type == CliFlagType::kRefused) {
+      // Listed so the reason is discoverable; there is no value to describe.
     } else {
       absl::StrAppend(&left, " ", spec.value_name.empty() ? "VALUE" : spec.value_name);
     }

@@ -14,6 +14,10 @@
 // is an unknown flag, a missing value or an unparsable bool, int or duration ("10s", "500ms").
 // Every error message starts with the flag's name.
 //
+// A kRefused flag is one people will try (`--access_key_secret`) that a subcommand turns down
+// on purpose: it is listed in the usage text and always rejected with its `help` as the reason.
+// Its value, whatever form it takes, is never echoed back.
+//
 // Values, not threads: a parsed CliFlags is immutable and thread-compatible. Specs are
 // expected to be static tables; ParseCliFlags copies what it keeps.
 #ifndef OTAVERIFY_CLIENT_CLI_FLAGS_H_
@@ -33,7 +37,13 @@
 
 namespace otaverify {
 
-enum class CliFlagType { kString, kBool, kInt32, kDuration };
+enum class CliFlagType {
+  kString,
+  kBool,
+  kInt32,
+  kDuration,
+  kRefused,  // known, documented, always a usage error whose message is `help`
+};
 
 struct CliFlagSpec {
   absl::string_view name;  // without the leading "--"

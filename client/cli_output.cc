@@ -136,19 +136,6 @@ std::vector<std::pair<std::string, std::string>> SortedDetails(const absl::Statu
   return details;
 }
 
-// `text` as a JSON string literal, escaped by protobuf's JSON printer.
-std::string JsonString(absl::string_view text) {
-  google::protobuf::Value value;
-  value.set_string_value(std::string(text));
-  std::string json;
-  if (google::protobuf::util::MessageToJsonString(value, &json).ok()) return json;
-  // The printer refuses invalid UTF-8; keep the bytes readable instead of dropping them.
-  value.set_string_value(absl::Utf8SafeCHexEscape(text));
-  json.clear();
-  if (google::protobuf::util::MessageToJsonString(value, &json).ok()) return json;
-  return R"("")";
-}
-
 // One detail as a JSON object. Printing it as an Any lets protobuf's JSON printer pick the
 // field names, "@type" and the escaping.
 std::string DetailToJson(absl::string_view type_url, const std::string& payload) {
@@ -163,6 +150,18 @@ std::string DetailToJson(absl::string_view type_url, const std::string& payload)
 }
 
 }  // namespace
+
+std::string JsonString(absl::string_view text) {
+  google::protobuf::Value value;
+  value.set_string_value(std::string(text));
+  std::string json;
+  if (google::protobuf::util::MessageToJsonString(value, &json).ok()) return json;
+  // The printer refuses invalid UTF-8; keep the bytes readable instead of dropping them.
+  value.set_string_value(absl::Utf8SafeCHexEscape(text));
+  json.clear();
+  if (google::protobuf::util::MessageToJsonString(value, &json).ok()) return json;
+  return R"("")";
+}
 
 int ExitCodeForStatus(const absl::Status& status) { return static_cast<int>(status.code()); }
 

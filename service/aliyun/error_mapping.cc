@@ -136,13 +136,15 @@ std::string XmlElement(absl::string_view body, absl::string_view tag) {
   return std::string(body.substr(value_begin, end - value_begin));
 }
 
-absl::Status ErrorWithInfo(StatusCode code, absl::string_view message, absl::string_view reason,
-                           absl::string_view action) {
+}  // namespace
+
+absl::Status GatewayError(StatusCode code, absl::string_view message, absl::string_view reason,
+                          absl::string_view action) {
   absl::Status status(code, message);
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));
   info.set_domain(kErrorDomain);
-  (*info.mutable_metadata())["action"] = std::string(action);
+  if (!action.empty()) (*info.mutable_metadata())["action"] = std::string(action);
   SetDetail(status, info);
   return status;
 }
@@ -154,8 +156,6 @@ void AddRetryInfo(absl::Status& status, absl::Duration delay) {
       static_cast<int32_t>(absl::ToInt64Nanoseconds(delay % absl::Seconds(1))));
   SetDetail(status, retry);
 }
-
-}  // namespace
 
 ErrorClass ClassifyUpstreamError(int http_status, absl::string_view code) {
   for (const KnownCode& known : kKnownCodes) {
@@ -209,7 +209,7 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view 
     error_class = ClassifyByHttpStatus(response.status);
     message = absl::StrCat("upstream ", action, " answered HTTP ", response.status);
   }
-  reply.status = ErrorWithInfo(error_class.code, message, error_class.reason, action);
+  reply.status = GatewayError(error_class.code, message, error_class.reason, action);
   google::rpc::ErrorInfo info = *GetDetail<google::rpc::ErrorInfo>(reply.status);
   auto& metadata = *info.mutable_metadata();
   metadata["http_status"] = absl::StrCat(response.status);
@@ -227,28 +227,29 @@ absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view 
   absl::Status status;
   switch (failure.code()) {
     case StatusCode::kUnavailable:
-      status = ErrorWithInfo(StatusCode::kUnavailable, detail, "UPSTREAM_UNREACHABLE", action);
+      status = GatewayError(StatusCode::kUnavailable, detail, "UPSTREAM_UNREACHABLE", action);
       AddRetryInfo(status, absl::Seconds(1));
       return status;
     case StatusCode::kCancelled:
-      return ErrorWithInfo(StatusCode::kUnavailable, detail, "GATEWAY_SHUTTING_DOWN", action);
+      // The caller went away or the gateway is stopping: nobody reads this answer.
+      return GatewayError(StatusCode::kCancelled, detail, "UPSTREAM_CALL_CANCELLED", action);
     case StatusCode::kResourceExhausted:
-      return ErrorWithInfo(StatusCode::kInternal, detail, "UPSTREAM_RESPONSE_TOO_LARGE", action);
+      return GatewayError(StatusCode::kInternal, detail, "UPSTREAM_RESPONSE_TOO_LARGE", action);
     case StatusCode::kDeadlineExceeded:
       if (idempotent) {
-        return ErrorWithInfo(StatusCode::kDeadlineExceeded, detail, "UPSTREAM_TIMEOUT", action);
+        return GatewayError(StatusCode::kDeadlineExceeded, detail, "UPSTREAM_TIMEOUT", action);
       }
-      return ErrorWithInfo(StatusCode::kDeadlineExceeded,
+      return GatewayError(StatusCode::kDeadlineExceeded,
                            absl::StrCat(detail, " (the request was sent: check before retrying)"),
                            "UPSTREAM_OUTCOME_UNKNOWN", action);
     default:
       if (idempotent) {
-        status = ErrorWithInfo(StatusCode::kUnavailable, detail, "UPSTREAM_CONNECTION_FAILED",
+        status = GatewayError(StatusCode::kUnavailable, detail, "UPSTREAM_CONNECTION_FAILED",
                                action);
         AddRetryInfo(status, absl::Seconds(1));
         return status;
       }
-      return ErrorWithInfo(StatusCode::kUnknown,
+      return GatewayError(StatusCode::kUnknown,
                            absl::StrCat(detail, " (the request was sent: check before retrying)"),
                            "UPSTREAM_OUTCOME_UNKNOWN", action);
   }

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "service/transport/http_transport.h"
 
 namespace otaverify {
@@ -45,6 +46,13 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view 
 // job may exist (UNKNOWN, reason UPSTREAM_OUTCOME_UNKNOWN).
 absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view action,
                                  bool idempotent);
+
+// An error of the gateway's own making with its ErrorInfo (reason, domain, action).
+absl::Status GatewayError(absl::StatusCode code, absl::string_view message,
+                          absl::string_view reason, absl::string_view action);
+
+// Adds a google.rpc.RetryInfo telling the caller when to try again.
+void AddRetryInfo(absl::Status& status, absl::Duration delay);
 
 }  // namespace otaverify
 

@@ -33,6 +33,15 @@ ABSL_FLAG(std::string, signature_version, "v3", "Upstream signature: v3 (ACS3-HM
 ABSL_FLAG(absl::Duration, max_attempt_time, absl::Seconds(15),
           "Cap of one upstream attempt, and the budget of calls without a deadline");
 ABSL_FLAG(int, upstream_max_connections, 8, "Upper bound of connections to the upstream host");
+ABSL_FLAG(absl::Duration, upstream_connect_timeout, absl::Seconds(5),
+          "Time allowed for TCP connect plus TLS handshake");
+ABSL_FLAG(absl::Duration, upstream_max_idle_age, absl::Seconds(30),
+          "A kept-alive connection idle longer than this is not reused (keep below the "
+          "upstream's idle timeout)");
+ABSL_FLAG(absl::Duration, upstream_max_lifetime, absl::Seconds(300),
+          "A connection older than this is not reused, so DNS and load-balancer changes apply");
+ABSL_FLAG(int, max_in_flight, 256,
+          "Calls waiting on the upstream at once; beyond it calls fail fast with UNAVAILABLE");
 ABSL_FLAG(std::string, ca_file, "", "PEM file of extra CAs trusted for the upstream");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "How long in-flight calls may finish after SIGTERM before they are cancelled");
@@ -81,6 +90,9 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   CurlTransport::Options transport_options;
   transport_options.max_host_connections = absl::GetFlag(FLAGS_upstream_max_connections);
   transport_options.ca_file = absl::GetFlag(FLAGS_ca_file);
+  transport_options.connect_timeout = absl::GetFlag(FLAGS_upstream_connect_timeout);
+  transport_options.max_idle_age = absl::GetFlag(FLAGS_upstream_max_idle_age);
+  transport_options.max_lifetime = absl::GetFlag(FLAGS_upstream_max_lifetime);
   absl::StatusOr<std::unique_ptr<CurlTransport>> transport =
       CurlTransport::Create(transport_options);
   if (!transport.ok()) return Fail(transport.status().message());
@@ -90,6 +102,8 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   service_options.endpoint = *endpoint;
   service_options.signature_version = *signature_version;
   service_options.max_attempt_time = absl::GetFlag(FLAGS_max_attempt_time);
+  service_options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  if (service_options.max_in_flight < 1) return Fail("--max_in_flight must be at least 1");
   OtaVerifyService service(service_options, &provider, transport->get(), &clock);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -3,12 +3,15 @@
 #include <chrono>
 #include <utility>
 
-#include "absl/random/random.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "service/aliyun/create_verify_job.h"
 #include "service/aliyun/error_mapping.h"
+#include "service/aliyun/nonce.h"
 #include "service/server/log.h"
 #include "service/status/rich_status.h"
 
@@ -18,6 +21,8 @@ namespace {
 constexpr char kUpstreamRequestIdTrailer[] = "x-upstream-request-id";
 // Time kept back from the caller's deadline so the answer can still reach it.
 constexpr absl::Duration kDeadlineReserve = absl::Milliseconds(50);
+// An attempt with less time than this is not started.
+constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(5);
 
 // What the access log line of one call says.
 struct CallRecord {
@@ -28,37 +33,103 @@ struct CallRecord {
   std::string upstream_request_id;
 };
 
-void FinishCall(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-                const CallRecord& record, const Clock& clock, const absl::Status& status) {
-  if (!record.upstream_request_id.empty()) {
-    context->AddTrailingMetadata(kUpstreamRequestIdTrailer, record.upstream_request_id);
-  }
-  Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, status.ok() ? "ok" : status.message(),
-      {{"method", record.method},
-       {"grpc_code", StatusCodeName(status.code())},
-       {"duration_ms", absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(clock.Now() -
-                                                                          record.start))},
-       {"account", record.account.empty() ? "default" : record.account},
-       {"action", record.action},
-       {"upstream_request_id", record.upstream_request_id},
-       {"attempt", record.action.empty() ? "0" : "1"}});
-  reactor->Finish(ToGrpcStatus(status));
-}
-
 absl::Status AccountNotFound(absl::string_view account) {
   // Names only what the caller asked for, never the configured profiles.
   return absl::NotFoundError(absl::StrCat("account \"", account, "\" is not configured"));
 }
 
+// The transfer a call is waiting on, shared by the reactor (which may cancel it) and the code
+// that started it; either may come first, and either may outlive the reactor.
+class TransferSlot {
+ public:
+  explicit TransferSlot(HttpTransport* transport) : transport_(transport) {}
+
+  void Started(TransferId id) {
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      id_ = id;
+      cancel = cancelled_;
+    }
+    if (cancel) transport_->Cancel(id);
+  }
+
+  void Cancel() {
+    absl::optional<TransferId> id;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      id = id_;
+    }
+    if (id.has_value()) transport_->Cancel(*id);
+  }
+
+ private:
+  HttpTransport* const transport_;
+  absl::Mutex mu_;
+  absl::optional<TransferId> id_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
-std::string NewNonce() {
-  thread_local absl::BitGen gen;
-  const uint64_t hi = absl::Uniform<uint64_t>(gen);
-  const uint64_t lo = absl::Uniform<uint64_t>(gen);
-  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFF,
-                         ((lo >> 48) & 0x3FFF) | 0x8000, lo & 0xFFFFFFFFFFFF);
-}
+// One call. Finish is called exactly once on every path; OnCancel aborts the upstream
+// transfer, whose callback then finishes the call. Deletes itself in OnDone.
+class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
+ public:
+  Reactor(OtaVerifyService* service, grpc::CallbackServerContext* context, std::string method,
+          std::string account)
+      : service_(service),
+        context_(context),
+        transfer_(std::make_shared<TransferSlot>(service->transport_)),
+        record_{std::move(method), std::move(account), "", service->clock_->Now(), ""} {}
+
+  const CallRecord& record() const { return record_; }
+  CallRecord& record() { return record_; }
+  const std::shared_ptr<TransferSlot>& transfer() const { return transfer_; }
+
+  // Takes one of the service's in-flight places until OnDone; false if none is free.
+  bool Admit() {
+    const int max = service_->options_.max_in_flight;
+    if (service_->in_flight_.fetch_add(1, std::memory_order_relaxed) >= max) {
+      service_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    admitted_ = true;
+    return true;
+  }
+
+  void FinishWith(const absl::Status& status) {
+    if (!record_.upstream_request_id.empty()) {
+      context_->AddTrailingMetadata(kUpstreamRequestIdTrailer, record_.upstream_request_id);
+    }
+    Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning,
+        status.ok() ? "ok" : status.message(),
+        {{"method", record_.method},
+         {"grpc_code", StatusCodeName(status.code())},
+         {"duration_ms", absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(
+                                                     service_->clock_->Now() - record_.start))},
+         {"account", record_.account.empty() ? "default" : record_.account},
+         {"action", record_.action},
+         {"upstream_request_id", record_.upstream_request_id},
+         {"attempt", record_.action.empty() ? "0" : "1"}});
+    Finish(ToGrpcStatus(status));
+  }
+
+  void OnCancel() override { transfer_->Cancel(); }
+
+  void OnDone() override {
+    if (admitted_) service_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    delete this;
+  }
+
+ private:
+  OtaVerifyService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::shared_ptr<TransferSlot> transfer_;
+  CallRecord record_;
+  bool admitted_ = false;
+};
 
 OtaVerifyService::OtaVerifyService(Options options, CredentialsProvider* credentials,
                                    HttpTransport* transport, const Clock* clock)
@@ -70,26 +141,33 @@ OtaVerifyService::OtaVerifyService(Options options, CredentialsProvider* credent
 grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
     grpc::CallbackServerContext* context, const v1::CreateVerifyJobRequest* request,
     v1::CreateVerifyJobResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time now = clock_->Now();
-  CallRecord record{"CreateVerifyJob", request->account(), "", now, ""};
+  auto* reactor = new Reactor(this, context, "CreateVerifyJob", request->account());
+  const absl::Time now = reactor->record().start;
 
   if (absl::Status valid = ValidateCreateVerifyJob(*request); !valid.ok()) {
-    FinishCall(context, reactor, record, *clock_, valid);
+    reactor->FinishWith(valid);
     return reactor;
   }
   if (!request->account().empty() && request->account() != "default") {
-    FinishCall(context, reactor, record, *clock_, AccountNotFound(request->account()));
+    reactor->FinishWith(AccountNotFound(request->account()));
     return reactor;
   }
-
   absl::Duration budget = options_.max_attempt_time;
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
     budget = std::min(budget, absl::FromChrono(context->deadline()) - now - kDeadlineReserve);
   }
-  if (budget <= absl::ZeroDuration()) {
-    FinishCall(context, reactor, record, *clock_,
-               absl::DeadlineExceededError("deadline too short to reach the upstream"));
+  if (budget < kMinAttemptTime) {
+    reactor->FinishWith(absl::DeadlineExceededError("deadline too short to reach the upstream"));
+    return reactor;
+  }
+  if (!reactor->Admit()) {
+    absl::Status overloaded =
+        GatewayError(absl::StatusCode::kUnavailable,
+                     absl::StrCat("the gateway has ", options_.max_in_flight,
+                                  " calls waiting on the upstream; try again shortly"),
+                     "GATEWAY_OVERLOADED", kCreateOTAVerifyJob);
+    AddRetryInfo(overloaded, absl::Seconds(1));
+    reactor->FinishWith(overloaded);
     return reactor;
   }
 
@@ -97,39 +175,39 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
   if (!credentials.ok()) {
     Log(LogLevel::kError, "no usable credentials",
         {{"error", std::string(credentials.status().message())}});
-    FinishCall(context, reactor, record, *clock_,
-               absl::UnavailableError("the gateway has no usable credentials"));
+    reactor->FinishWith(absl::UnavailableError("the gateway has no usable credentials"));
     return reactor;
   }
 
-  record.action = kCreateOTAVerifyJob;
+  reactor->record().action = kCreateOTAVerifyJob;
   RpcCall call = CreateVerifyJobCall(*request);
   SignedRequest signed_request = SignRpcCall(call, **credentials, options_.endpoint,
                                              options_.signature_version, now, NewNonce());
   signed_request.request.timeout = budget;
   HttpRequest http = std::move(signed_request.request);
-  transport_->Send(
+  std::shared_ptr<TransferSlot> transfer = reactor->transfer();
+  const TransferId id = transport_->Send(
       std::move(http),
-      [this, context, reactor, response, record = std::move(record), call = std::move(call),
+      [this, reactor, response, call = std::move(call),
        string_to_sign = std::move(signed_request.string_to_sign),
        credentials = *std::move(credentials)](absl::StatusOr<HttpResponse> http_response) mutable {
+        const std::string& action = reactor->record().action;
         if (!http_response.ok()) {
-          FinishCall(context, reactor, record, *clock_,
-                     MapTransportFailure(http_response.status(), record.action,
-                                         /*idempotent=*/false));
+          reactor->FinishWith(
+              MapTransportFailure(http_response.status(), action, /*idempotent=*/false));
           return;
         }
-        UpstreamReply reply = ReadUpstreamReply(*http_response, record.action);
+        UpstreamReply reply = ReadUpstreamReply(*http_response, action);
         if (!reply.status.ok()) {
           // The upstream may echo what was signed (a V1 string-to-sign holds the token).
           http_response->body = RedactSecrets(std::move(http_response->body), *credentials);
-          reply = ReadUpstreamReply(*http_response, record.action);
+          reply = ReadUpstreamReply(*http_response, action);
         }
         if (reply.code == "SignatureDoesNotMatch") {
           mismatch_log_.Report(call, options_.signature_version, string_to_sign, reply.message,
                                reply.request_id, *credentials);
         }
-        record.upstream_request_id = reply.request_id;
+        reactor->record().upstream_request_id = reply.request_id;
         absl::Status status = reply.status;
         if (status.ok()) {
           absl::StatusOr<v1::CreateVerifyJobResponse> parsed =
@@ -140,8 +218,10 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
             status = parsed.status();
           }
         }
-        FinishCall(context, reactor, record, *clock_, status);
+        reactor->FinishWith(status);
       });
+  // The reactor may be gone by now (the transfer can finish first); the slot is not.
+  transfer->Started(id);
   return reactor;
 }
 

@@ -2,15 +2,18 @@
 // through the HttpTransport without blocking a gRPC thread; the transport's completion
 // finishes the call.
 //
-// Path of one call: validate → resolve account → credentials snapshot → build + sign →
-// transport → read reply → map → Finish. Every outcome that reached the upstream carries its
-// RequestId in the x-upstream-request-id trailer and in the access log line.
+// Path of one call: validate → resolve account → admit (bounded in-flight count) → credentials
+// snapshot → build + sign → transport → read reply → map → Finish. A cancelled call (caller
+// gone, deadline passed, server shutting down) aborts its upstream transfer at once. Every
+// outcome that reached the upstream carries its RequestId in the x-upstream-request-id trailer
+// and in the access log line.
 //
 // Thread-safe. The transport, credentials provider and clock must outlive the service; the
 // server must be shut down before they are destroyed.
 #ifndef OTAVERIFY_SERVICE_SERVER_OTA_VERIFY_SERVICE_H_
 #define OTAVERIFY_SERVICE_SERVER_OTA_VERIFY_SERVICE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -31,6 +34,8 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
     SignatureVersion signature_version = SignatureVersion::kV3;
     // Budget of a call whose caller set no deadline, and the cap of one upstream attempt.
     absl::Duration max_attempt_time = absl::Seconds(15);
+    // Calls waiting on the upstream at once; beyond it calls fail fast with UNAVAILABLE.
+    int max_in_flight = 256;
   };
 
   OtaVerifyService(Options options, CredentialsProvider* credentials, HttpTransport* transport,
@@ -40,16 +45,19 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
                                             const v1::CreateVerifyJobRequest* request,
                                             v1::CreateVerifyJobResponse* response) override;
 
+  // Calls admitted and not yet finished.
+  int InFlight() const { return in_flight_.load(std::memory_order_relaxed); }
+
  private:
+  class Reactor;
+
   const Options options_;
   CredentialsProvider* const credentials_;
   HttpTransport* const transport_;
   const Clock* const clock_;
+  std::atomic<int> in_flight_{0};
   SignatureMismatchLog mismatch_log_;
 };
-
-// A random (version 4) UUID, the SignatureNonce of one attempt.
-std::string NewNonce();
 
 }  // namespace otaverify
 

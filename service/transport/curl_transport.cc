@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -22,6 +23,7 @@ namespace {
 
 // One request in flight. Owned by the loop thread from the moment it is dequeued.
 struct Transfer {
+  TransferId id = 0;
   HttpRequest request;
   HttpCallback done;
   CURL* easy = nullptr;
@@ -65,6 +67,12 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 }
 
 long Millis(absl::Duration d) { return static_cast<long>(absl::ToInt64Milliseconds(d)); }
+
+absl::Duration InfoTime(CURL* easy, CURLINFO what) {
+  curl_off_t micros = 0;
+  curl_easy_getinfo(easy, what, &micros);
+  return absl::Microseconds(micros);
+}
 
 std::string HttpVersionName(long version) {
   switch (version) {
@@ -127,24 +135,31 @@ class CurlTransport::Impl {
     if (multi_ != nullptr) curl_multi_wakeup(multi_);
     if (loop_.joinable()) loop_.join();
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (share_ != nullptr) curl_share_cleanup(share_);
   }
 
   absl::Status Start() {
     multi_ = curl_multi_init();
-    if (multi_ == nullptr) return absl::InternalError("curl_multi_init failed");
+    share_ = curl_share_init();
+    if (multi_ == nullptr || share_ == nullptr) return absl::InternalError("curl init failed");
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
                       static_cast<long>(options_.max_host_connections));
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS,
                       static_cast<long>(options_.max_host_connections * 2));
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    // Only the loop thread touches the share handle, so it needs no lock callbacks.
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     loop_ = std::thread([this] { Loop(); });
     return absl::OkStatus();
   }
 
-  void Send(HttpRequest request, HttpCallback done) {
+  TransferId Send(HttpRequest request, HttpCallback done) {
     auto transfer = std::make_unique<Transfer>();
     transfer->request = std::move(request);
     transfer->done = std::move(done);
+    const TransferId id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    transfer->id = id;
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
@@ -154,6 +169,28 @@ class CurlTransport::Impl {
     }
     if (transfer != nullptr) {
       std::move(transfer->done)(absl::CancelledError("transport is shutting down"));
+      return id;
+    }
+    curl_multi_wakeup(multi_);
+    return id;
+  }
+
+  void Cancel(TransferId id) {
+    std::unique_ptr<Transfer> not_started;
+    {
+      absl::MutexLock lock(&mu_);
+      auto queued = std::find_if(queue_.begin(), queue_.end(),
+                                 [id](const auto& t) { return t->id == id; });
+      if (queued != queue_.end()) {
+        not_started = std::move(*queued);
+        queue_.erase(queued);
+      } else {
+        cancels_.push_back(id);
+      }
+    }
+    if (not_started != nullptr) {
+      cancelled_.fetch_add(1, std::memory_order_relaxed);
+      std::move(not_started->done)(absl::CancelledError("cancelled before it was sent"));
       return;
     }
     curl_multi_wakeup(multi_);
@@ -164,18 +201,20 @@ class CurlTransport::Impl {
     s.transfers_started = started_.load(std::memory_order_relaxed);
     s.transfers_finished = finished_.load(std::memory_order_relaxed);
     s.connections_opened = connections_.load(std::memory_order_relaxed);
+    s.transfers_cancelled = cancelled_.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
   void Loop() {
-    std::vector<std::unique_ptr<Transfer>> active;
     while (true) {
       std::vector<std::unique_ptr<Transfer>> incoming;
+      std::vector<TransferId> cancels;
       {
         absl::MutexLock lock(&mu_);
         if (stopping_) break;
         incoming.swap(queue_);
+        cancels.swap(cancels_);
       }
       for (auto& t : incoming) {
         absl::Status started = StartTransfer(*t);
@@ -183,24 +222,36 @@ class CurlTransport::Impl {
           std::move(t->done)(started);
           continue;
         }
-        active.push_back(std::move(t));
+        const TransferId id = t->id;
+        active_.emplace(id, std::move(t));
       }
+      for (TransferId id : cancels) Abort(id, absl::CancelledError("cancelled by the caller"));
       int running = 0;
       curl_multi_perform(multi_, &running);
-      CollectFinished(active);
+      CollectFinished();
       curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
     }
     // Shutting down: fail everything not finished, active and queued alike.
-    for (auto& t : active) {
-      curl_multi_remove_handle(multi_, t->easy);
-      std::move(t->done)(absl::CancelledError("transport is shutting down"));
-    }
+    std::vector<TransferId> ids;
+    for (const auto& [id, t] : active_) ids.push_back(id);
+    for (TransferId id : ids) Abort(id, absl::CancelledError("transport is shutting down"));
     std::vector<std::unique_ptr<Transfer>> queued;
     {
       absl::MutexLock lock(&mu_);
       queued.swap(queue_);
     }
     for (auto& t : queued) std::move(t->done)(absl::CancelledError("transport is shutting down"));
+  }
+
+  // Removes an active transfer, dropping its connection, and reports `why`.
+  void Abort(TransferId id, const absl::Status& why) {
+    auto it = active_.find(id);
+    if (it == active_.end()) return;  // finished already
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    active_.erase(it);
+    curl_multi_remove_handle(multi_, t->easy);
+    cancelled_.fetch_add(1, std::memory_order_relaxed);
+    std::move(t->done)(why);
   }
 
   absl::Status StartTransfer(Transfer& t) {
@@ -210,6 +261,7 @@ class CurlTransport::Impl {
     CURL* e = t.easy;
     const HttpRequest& r = t.request;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_SHARE, share_);
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -263,21 +315,18 @@ class CurlTransport::Impl {
     return absl::OkStatus();
   }
 
-  void CollectFinished(std::vector<std::unique_ptr<Transfer>>& active) {
+  void CollectFinished() {
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
-      CURL* easy = msg->easy_handle;
       const CURLcode code = msg->data.result;
       Transfer* raw = nullptr;
-      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
-      curl_multi_remove_handle(multi_, easy);
-      auto it = std::find_if(active.begin(), active.end(),
-                             [raw](const std::unique_ptr<Transfer>& t) { return t.get() == raw; });
-      if (it == active.end()) continue;
-      std::unique_ptr<Transfer> t = std::move(*it);
-      *it = std::move(active.back());
-      active.pop_back();
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+      curl_multi_remove_handle(multi_, msg->easy_handle);
+      auto it = active_.find(raw->id);
+      if (it == active_.end()) continue;
+      std::unique_ptr<Transfer> t = std::move(it->second);
+      active_.erase(it);
       Finish(*t, code);
     }
   }
@@ -293,27 +342,38 @@ class CurlTransport::Impl {
     }
     long status = 0;
     long version = 0;
-    double total_seconds = 0;
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(t.easy, CURLINFO_HTTP_VERSION, &version);
-    curl_easy_getinfo(t.easy, CURLINFO_TOTAL_TIME, &total_seconds);
+    TransferInfo& info = t.response.info;
     t.response.status = static_cast<int>(status);
-    t.response.info.new_connection = connects > 0;
-    t.response.info.http_version = HttpVersionName(version);
-    t.response.info.total_time = absl::Seconds(total_seconds);
+    info.new_connection = connects > 0;
+    info.http_version = HttpVersionName(version);
+    info.total_time = InfoTime(t.easy, CURLINFO_TOTAL_TIME_T);
+    if (info.new_connection) {
+      const absl::Duration connected = InfoTime(t.easy, CURLINFO_CONNECT_TIME_T);
+      const absl::Duration app_connected = InfoTime(t.easy, CURLINFO_APPCONNECT_TIME_T);
+      info.connect_time = connected - InfoTime(t.easy, CURLINFO_NAMELOOKUP_TIME_T);
+      if (app_connected > connected) info.tls_handshake_time = app_connected - connected;
+    }
     std::move(t.done)(std::move(t.response));
   }
 
   const Options options_;
   CURLM* multi_ = nullptr;
+  CURLSH* share_ = nullptr;
   std::thread loop_;
+  std::atomic<TransferId> next_id_{1};
   std::atomic<uint64_t> started_{0};
   std::atomic<uint64_t> finished_{0};
   std::atomic<uint64_t> connections_{0};
+  std::atomic<uint64_t> cancelled_{0};
+  // Loop thread only.
+  absl::flat_hash_map<TransferId, std::unique_ptr<Transfer>> active_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<TransferId> cancels_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(const Options& options) {
@@ -333,9 +393,11 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(const Optio
 CurlTransport::CurlTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CurlTransport::~CurlTransport() = default;
 
-void CurlTransport::Send(HttpRequest request, HttpCallback done) {
-  impl_->Send(std::move(request), std::move(done));
+TransferId CurlTransport::Send(HttpRequest request, HttpCallback done) {
+  return impl_->Send(std::move(request), std::move(done));
 }
+
+void CurlTransport::Cancel(TransferId id) { impl_->Cancel(id); }
 
 CurlTransport::Stats CurlTransport::GetStats() const { return impl_->GetStats(); }
 

@@ -1,7 +1,9 @@
 // CurlTransport: HttpTransport over one libcurl multi handle driven by one loop thread.
 //
 // Producers enqueue and wake the loop (curl_multi_wakeup); the loop owns every easy handle, so
-// all transfers share one connection cache and DNS cache without locks. Connections are
+// all transfers share one connection cache without locks, and a share handle used only by the
+// loop thread keeps DNS answers and TLS sessions across connections (a reconnect after a
+// connection's lifetime resumes its TLS session instead of a full handshake). Connections are
 // bounded per host, kept alive, aged out before the upstream's idle timeout and retired after a
 // maximum lifetime (DNS and load-balancer changes get picked up). TLS peer and host
 // verification are always on. Callbacks run on the loop thread and must not block.
@@ -42,12 +44,14 @@ class CurlTransport : public HttpTransport {
     uint64_t transfers_started = 0;
     uint64_t transfers_finished = 0;
     uint64_t connections_opened = 0;
+    uint64_t transfers_cancelled = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(const Options& options);
   ~CurlTransport() override;
 
-  void Send(HttpRequest request, HttpCallback done) override;
+  TransferId Send(HttpRequest request, HttpCallback done) override;
+  void Cancel(TransferId id) override;
   Stats GetStats() const;
 
   class Impl;

@@ -6,6 +6,7 @@
 #ifndef OTAVERIFY_SERVICE_TRANSPORT_HTTP_TRANSPORT_H_
 #define OTAVERIFY_SERVICE_TRANSPORT_HTTP_TRANSPORT_H_
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,9 @@ struct HttpRequest {
 // What one transfer cost, from curl_easy_getinfo.
 struct TransferInfo {
   bool new_connection = false;
+  // TCP connect and TLS handshake of a new connection; zero when one was reused.
+  absl::Duration connect_time;
+  absl::Duration tls_handshake_time;
   absl::Duration total_time;
   std::string http_version;  // "1.1", "2"
 };
@@ -46,15 +50,23 @@ struct HttpResponse {
 //   DEADLINE_EXCEEDED  the attempt ran out of time; the request may have been processed.
 //   UNKNOWN            failed after sending (reset, truncated reply): outcome unknown.
 //   RESOURCE_EXHAUSTED the response body exceeded the size cap.
-//   CANCELLED          the transport shut down before the transfer finished.
+//   CANCELLED          Cancel() was called, or the transport shut down, before the transfer
+//                      finished.
 
 using HttpCallback = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
+
+// Names one transfer for Cancel. Never reused by a transport instance.
+using TransferId = uint64_t;
 
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  // Sends `request`; `done` runs exactly once, on a transport thread, and must not block.
-  virtual void Send(HttpRequest request, HttpCallback done) = 0;
+  // Sends `request`; `done` runs exactly once, on a transport thread, and must not block. It
+  // may run before Send returns.
+  virtual TransferId Send(HttpRequest request, HttpCallback done) = 0;
+  // Aborts the transfer if it has not finished: its connection is dropped and `done` runs with
+  // CANCELLED. A no-op for a finished or unknown id. Never blocks.
+  virtual void Cancel(TransferId id) = 0;
 };
 
 }  // namespace otaverify
