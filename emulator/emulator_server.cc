@@ -2,15 +2,20 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "emulator/authenticator.h"
+#include "emulator/connection_socket.h"
 #include "emulator/response.h"
 
 namespace otaverify {
@@ -54,13 +59,67 @@ const char* CodeForStatus(int status) {
   }
 }
 
+// The action a request names, read before (and without) authenticating it, for the faults'
+// action filter: x-acs-action (V3), else Action in the query or the form body (V1).
+std::string PeekAction(const RpcHttpRequest& request) {
+  if (const std::string* action = request.Header("x-acs-action")) return *action;
+  const size_t question = request.target.find('?');
+  const absl::string_view query =
+      question == std::string::npos ? "" : absl::string_view(request.target).substr(question + 1);
+  for (absl::string_view text : {query, absl::string_view(request.body)}) {
+    std::vector<std::pair<std::string, std::string>> params;
+    if (!ParseQueryString(text, &params)) continue;
+    for (const auto& [name, value] : params) {
+      if (name == "Action") return value;
+    }
+  }
+  return "";
+}
+
+// What a load balancer in front of the service (Tengine, at Alibaba Cloud) sends when the
+// service behind it is unreachable: HTML, no JSON error body.
+constexpr char kBadGatewayHtml[] =
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n"
+    "</body>\r\n</html>\r\n";
+
+// A captive portal or misrouted proxy answering 200 with a page instead of the API.
+constexpr char kNonJsonHtml[] =
+    "<!DOCTYPE html><html><head><title>Network login</title></head>"
+    "<body><p>This network requires you to sign in.</p></body></html>";
+
+// slow_drip_body writes this many body bytes per write.
+constexpr size_t kDripBytes = 8;
+
+void SetReply(const RpcHttpReply& reply, httplib::Response& res) {
+  res.status = reply.status;
+  res.set_header("x-acs-request-id", reply.request_id);
+  res.set_content(reply.body, reply.content_type.c_str());
+}
+
+// A JSON body for the control hooks' own errors (they are not part of the emulated API).
+void SetHookError(const absl::Status& status, httplib::Response& res) {
+  res.status = 400;
+  Doc doc;
+  doc.Str("error", status.message());
+  res.set_content(doc.ToJson(), "application/json");
+}
+
+std::unique_ptr<httplib::Server> MakeServer(const EmulatorOptions& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    return std::make_unique<httplib::Server>();
+  }
+  return std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                              options.tls_key_file.c_str());
+}
+
 }  // namespace
 
 EmulatorServer::EmulatorServer(EmulatorOptions options, const Clock* clock)
     : options_(std::move(options)),
       state_(options_.seed),
       rpc_(options_.access_key, clock, &state_, &ids_),
-      server_(std::make_unique<httplib::Server>()) {}
+      server_(MakeServer(options_)) {}
 
 EmulatorServer::~EmulatorServer() { Stop(); }
 
@@ -68,6 +127,117 @@ void EmulatorServer::Reset() {
   state_.Reset();
   rpc_.Reset();
   stats_.Reset();
+  faults_.Clear();
+}
+
+bool EmulatorServer::SleepUnlessStopping(absl::Duration d) {
+  return !stopping_.WaitForNotificationWithTimeout(d);
+}
+
+void EmulatorServer::ServeFault(const Fault& fault, const RpcHttpRequest& request,
+                                const httplib::Request& req, httplib::Response& res) {
+  stats_.RecordFault(PeekAction(request), FaultName(fault.kind));
+  const std::string host = req.get_header_value("Host");
+  auto gateway_error = [&](int status, const char* code, const char* message, bool json) {
+    const std::string request_id = ids_.RequestId();
+    const Body body = RenderError(GatewayError(status, code, message), request_id, host, "", json);
+    res.status = status;
+    res.set_header("x-acs-request-id", request_id);
+    res.set_content(body.text, body.content_type.c_str());
+  };
+  // The socket is looked up here, on the connection's thread while the handler runs (see
+  // connection_socket.h); content providers run later on the same thread, still before
+  // httplib closes it.
+  auto socket = [&req] {
+    return FindConnectionSocket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+  };
+
+  switch (fault.kind) {
+    case FaultKind::kDelay: {
+      // Processed first, answered late: a create the client gave up on still exists.
+      const RpcHttpReply reply = rpc_.Handle(request);
+      SleepUnlessStopping(fault.delay);
+      SetReply(reply, res);
+      return;
+    }
+    case FaultKind::kHttp500:
+      gateway_error(500, "InternalError",
+                    "The request processing has failed due to some unknown error.", true);
+      return;
+    case FaultKind::kHttp502:
+      res.status = 502;
+      res.set_content(kBadGatewayHtml, "text/html");
+      return;
+    case FaultKind::kHttp503:
+      gateway_error(503, "ServiceUnavailable",
+                    "The request has failed due to a temporary failure of the server.", true);
+      return;
+    case FaultKind::kThrottling:
+      gateway_error(400, "Throttling.User", "Request was denied due to user flow control.", true);
+      return;
+    case FaultKind::kXmlErrorBody:
+      gateway_error(400, "Throttling.User", "Request was denied due to user flow control.", false);
+      return;
+    case FaultKind::kNonJsonBody:
+      res.status = 200;
+      res.set_content(kNonJsonHtml, "text/html");
+      return;
+    case FaultKind::kResetBeforeResponse: {
+      // Not processed: the request was read, nothing was done, the connection is aborted.
+      const int fd = socket();
+      if (fd < 0 || !ResetConnection(fd)) {
+        gateway_error(500, "InternalError", "emulator: cannot reset the connection's socket", true);
+      }
+      // Otherwise whatever httplib now writes goes to /dev/null.
+      return;
+    }
+    case FaultKind::kCloseAfterResponse: {
+      const RpcHttpReply reply = rpc_.Handle(request);
+      const int fd = socket();
+      res.status = reply.status;
+      res.set_header("x-acs-request-id", reply.request_id);
+      // Normal keep-alive headers; the FIN follows the last body byte, and a next request on
+      // the connection is never read (the kernel answers it with RST).
+      res.set_content_provider(
+          reply.body.size(), reply.content_type,
+          [body = reply.body, fd](size_t offset, size_t length, httplib::DataSink& sink) {
+            if (!sink.write(body.data() + offset, length)) return false;
+            if (fd >= 0) CloseConnection(fd);
+            return true;
+          });
+      return;
+    }
+    case FaultKind::kTruncatedBody: {
+      // Content-Length is the whole body; only the first half is sent, then httplib closes the
+      // connection because the provider failed.
+      const RpcHttpReply reply = rpc_.Handle(request);
+      res.status = reply.status;
+      res.set_header("x-acs-request-id", reply.request_id);
+      res.set_content_provider(reply.body.size(), reply.content_type,
+                               [body = reply.body](size_t offset, size_t, httplib::DataSink& sink) {
+                                 const size_t half = body.size() / 2;
+                                 if (offset >= half) return false;
+                                 return sink.write(body.data() + offset, half - offset);
+                               });
+      return;
+    }
+    case FaultKind::kSlowDripBody: {
+      const RpcHttpReply reply = rpc_.Handle(request);
+      res.status = reply.status;
+      res.set_header("x-acs-request-id", reply.request_id);
+      const size_t writes = (reply.body.size() + kDripBytes - 1) / kDripBytes;
+      // Each pause rounded up, so the whole body takes at least `delay`.
+      const absl::Duration pause =
+          writes == 0 ? absl::ZeroDuration() : fault.delay / writes + absl::Microseconds(1);
+      res.set_content_provider(
+          reply.body.size(), reply.content_type,
+          [this, body = reply.body, pause](size_t offset, size_t length, httplib::DataSink& sink) {
+            if (!SleepUnlessStopping(pause)) return false;
+            return sink.write(body.data() + offset, std::min(length, kDripBytes));
+          });
+      return;
+    }
+  }
 }
 
 void EmulatorServer::RegisterHandlers() {
@@ -87,6 +257,21 @@ void EmulatorServer::RegisterHandlers() {
     Reset();
     res.set_content("{\"reset\":true}", "application/json");
   });
+  server_->Post("/_emulator/faults", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<Fault> fault = ParseFault(req.body);
+    if (!fault.ok()) return SetHookError(fault.status(), res);
+    const std::string json = fault->ToJson();
+    if (absl::Status armed = faults_.Arm(*std::move(fault)); !armed.ok()) {
+      return SetHookError(armed, res);
+    }
+    res.set_content(absl::StrCat("{\"armed\":", json, "}"), "application/json");
+  });
+  server_->Get("/_emulator/faults", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(faults_.ToJson(), "application/json");
+  });
+  server_->Delete("/_emulator/faults", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(absl::StrCat("{\"cleared\":", faults_.Clear(), "}"), "application/json");
+  });
 
   auto rpc = [this](const httplib::Request& req, httplib::Response& res) {
     RpcHttpRequest request;
@@ -96,13 +281,15 @@ void EmulatorServer::RegisterHandlers() {
     for (const auto& [name, value] : req.headers) {
       request.headers.emplace_back(absl::AsciiStrToLower(name), value);
     }
-    const RpcHttpReply reply = rpc_.Handle(request);
-    if (!absl::StartsWith(req.target, "/_emulator/")) {
-      stats_.RecordRequest(reply.action, reply.outcome);
+    const bool hook = absl::StartsWith(req.target, "/_emulator/");
+    if (!hook && faults_.AnyArmed()) {
+      if (std::optional<Fault> fault = faults_.Take(PeekAction(request))) {
+        return ServeFault(*fault, request, req, res);
+      }
     }
-    res.status = reply.status;
-    res.set_header("x-acs-request-id", reply.request_id);
-    res.set_content(reply.body, reply.content_type.c_str());
+    const RpcHttpReply reply = rpc_.Handle(request);
+    if (!hook) stats_.RecordRequest(reply.action, reply.outcome);
+    SetReply(reply, res);
   };
   server_->Get(".*", rpc);
   server_->Post(".*", rpc);
@@ -144,6 +331,24 @@ absl::Status EmulatorServer::Start() {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a private key file");
+  }
+  if (!server_->is_valid()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot load TLS certificate \"",
+                                                   options_.tls_cert_file, "\" and key \"",
+                                                   options_.tls_key_file, "\""));
+  }
+  if (tls()) {
+    // OpenSSL counts on the SSL_CTX: accept_good = every completed server handshake, hits =
+    // the resumed ones (session id or ticket).
+    SSL_CTX* ctx = static_cast<httplib::SSLServer*>(server_.get())->ssl_context();
+    stats_.SetTlsSource([ctx] {
+      const int64_t good = SSL_CTX_sess_accept_good(ctx);
+      const int64_t hits = SSL_CTX_sess_hits(ctx);
+      return TlsHandshakeCounts{good - hits, hits};
+    });
+  }
   RegisterHandlers();
   if (port == 0) {
     port = server_->bind_to_any_port(host);
@@ -166,6 +371,7 @@ absl::Status EmulatorServer::Start() {
 void EmulatorServer::Stop() {
   if (!started_) return;
   started_ = false;
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
   server_->stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -1,10 +1,12 @@
-// EmulatorServer: the HTTP face of the emulator. Serves the RPC endpoint (POST|GET /) and the
-// test hooks GET /_emulator/stats and POST /_emulator/reset on a cpp-httplib server with
-// keep-alive, counting every accepted TCP connection.
+// EmulatorServer: the HTTP(S) face of the emulator. Serves the RPC endpoint (POST|GET /) and the
+// test hooks GET /_emulator/stats, POST /_emulator/reset and /_emulator/faults on a cpp-httplib
+// server with keep-alive, counting every accepted TCP connection and, with TLS, every full and
+// resumed handshake. Armed faults (fault_injector.h) replace or damage the next matching RPC
+// responses, down to the TCP level (README.md, "Fault injection").
 //
 // Start() binds and serves on a background thread; Stop() (also run by the destructor) stops
-// accepting, waits for in-flight connections to finish and joins. Thread-safe after Start().
-// The clock must outlive the server.
+// accepting, cuts injected delays short, waits for in-flight connections to finish and joins.
+// Thread-safe after Start(). The clock must outlive the server.
 #ifndef OTAVERIFY_EMULATOR_EMULATOR_SERVER_H_
 #define OTAVERIFY_EMULATOR_EMULATOR_SERVER_H_
 
@@ -13,10 +15,12 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "emulator/authenticator.h"
 #include "emulator/clock.h"
 #include "emulator/emulator_state.h"
+#include "emulator/fault_injector.h"
 #include "emulator/id_generator.h"
 #include "emulator/rpc_service.h"
 #include "emulator/seed.pb.h"
@@ -24,6 +28,8 @@
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }  // namespace httplib
 
 namespace otaverify {
@@ -42,6 +48,9 @@ struct EmulatorOptions {
   absl::Duration keep_alive_timeout = absl::Seconds(10);
   // Larger bodies get HTTP 413.
   size_t max_body_bytes = 1 << 20;
+  // Both set: serve HTTPS with this PEM certificate (chain) and private key. Both empty: HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class EmulatorServer {
@@ -52,27 +61,39 @@ class EmulatorServer {
   EmulatorServer(const EmulatorServer&) = delete;
   EmulatorServer& operator=(const EmulatorServer&) = delete;
 
-  // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address, UNAVAILABLE
-  // if the bind fails, FAILED_PRECONDITION if already started.
+  // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address or TLS files
+  // that cannot be loaded (or only one of them set), UNAVAILABLE if the bind fails,
+  // FAILED_PRECONDITION if already started.
   absl::Status Start();
   void Stop();
 
   // "host:port" actually bound. REQUIRES: Start() succeeded.
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  // "https" or "http".
+  const char* scheme() const { return tls() ? "https" : "http"; }
+  bool tls() const { return !options_.tls_cert_file.empty(); }
 
-  // Restores the seed and zeroes the counters (POST /_emulator/reset).
+  // Restores the seed, zeroes the counters and disarms every fault (POST /_emulator/reset).
   void Reset();
 
   EmulatorState& state() { return state_; }
   const EmulatorStats& stats() const { return stats_; }
+  FaultInjector& faults() { return faults_; }
 
  private:
   void RegisterHandlers();
+  // Answers (or fails to answer) one RPC request according to `fault`.
+  void ServeFault(const Fault& fault, const RpcHttpRequest& request, const httplib::Request& req,
+                  httplib::Response& res);
+  // Sleeps for `d` or until Stop(); false if cut short.
+  bool SleepUnlessStopping(absl::Duration d);
 
   const EmulatorOptions options_;
   EmulatorState state_;
   EmulatorStats stats_;
+  FaultInjector faults_;
+  absl::Notification stopping_;
   IdGenerator ids_;
   RpcService rpc_;
   std::unique_ptr<httplib::Server> server_;

@@ -30,14 +30,18 @@ ABSL_FLAG(absl::Duration, clock_skew, absl::ZeroDuration(),
 ABSL_FLAG(int, threads, 96, "worker threads = concurrent keep-alive connections served");
 ABSL_FLAG(absl::Duration, keep_alive_timeout, absl::Seconds(10),
           "idle keep-alive connections are closed after this long");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain): serve HTTPS; needs --tls_key");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 
 namespace {
 
 void Log(std::FILE* out, absl::string_view level, absl::string_view message,
-         absl::string_view key = "", absl::string_view value = "") {
+         absl::string_view key = "", absl::string_view value = "", absl::string_view key2 = "",
+         absl::string_view value2 = "") {
   otaverify::emulator::Doc doc;
   doc.Str("level", level).Str("message", message);
   if (!key.empty()) doc.Str(key, value);
+  if (!key2.empty()) doc.Str(key2, value2);
   std::fprintf(out, "%s\n", doc.ToJson().c_str());
   std::fflush(out);
 }
@@ -71,6 +75,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.keep_alive_timeout = absl::GetFlag(FLAGS_keep_alive_timeout);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    Log(stderr, "error", "--tls_cert and --tls_key go together");
+    return 1;
+  }
   const std::string seed_path = absl::GetFlag(FLAGS_seed);
   if (seed_path.empty()) {
     options.seed = emu::DemoSeed();
@@ -89,7 +99,7 @@ int main(int argc, char** argv) {
     Log(stderr, "error", "cannot start", "error", status.ToString());
     return 1;
   }
-  Log(stdout, "info", "listening", "address", server.address());
+  Log(stdout, "info", "listening", "address", server.address(), "scheme", server.scheme());
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

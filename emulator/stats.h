@@ -1,14 +1,18 @@
 // EmulatorStats: counters served at GET /_emulator/stats, so tests and benchmarks can see what
 // the emulator saw — real TCP connections accepted (to check connection reuse), requests by
-// action and by outcome ("success" or the error Code).
+// action and by outcome ("success", the error Code, or "fault:<name>"), faults injected by name,
+// and — when serving TLS — full and resumed handshakes, so a test can prove a client reuses TLS
+// connections and sessions.
 //
 // Thread-safe: the connection counter is atomic (bumped on the accept thread), the maps are
-// guarded by a mutex. Map keys come from requests, so their number is capped.
+// guarded by a mutex. Map keys come from requests, so their number is capped. The TLS counters
+// are read from their source (OpenSSL's per-SSL_CTX counters) when a snapshot is taken.
 #ifndef OTAVERIFY_EMULATOR_STATS_H_
 #define OTAVERIFY_EMULATOR_STATS_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -24,6 +28,15 @@ struct StatsSnapshot {
   int64_t requests_total = 0;
   std::map<std::string, int64_t> requests_by_action;
   std::map<std::string, int64_t> requests_by_outcome;
+  std::map<std::string, int64_t> faults_injected;
+  int64_t tls_handshakes_full = 0;
+  int64_t tls_handshakes_resumed = 0;
+};
+
+// Cumulative handshake counts since the server started.
+struct TlsHandshakeCounts {
+  int64_t full = 0;
+  int64_t resumed = 0;
 };
 
 class EmulatorStats {
@@ -34,6 +47,13 @@ class EmulatorStats {
   void RecordConnection() { connections_accepted_.fetch_add(1, std::memory_order_relaxed); }
   // `action` may be empty when the request never named one.
   void RecordRequest(absl::string_view action, absl::string_view outcome);
+  // A faulted request: counted as a request with outcome "fault:<name>" and under
+  // faults_injected.
+  void RecordFault(absl::string_view action, absl::string_view name);
+  // REQUIRES: called before the server starts serving, at most once. `source` must be
+  // thread-safe and outlive the stats.
+  void SetTlsSource(std::function<TlsHandshakeCounts()> source);
+  // Zeroes every counter (the TLS ones by remembering their current values).
   void Reset();
 
   StatsSnapshot Snapshot() const;
@@ -45,6 +65,9 @@ class EmulatorStats {
   int64_t requests_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> by_action_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> by_outcome_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> faults_ ABSL_GUARDED_BY(mu_);
+  std::function<TlsHandshakeCounts()> tls_source_;  // immutable once serving
+  TlsHandshakeCounts tls_baseline_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace emulator

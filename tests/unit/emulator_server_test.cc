@@ -69,9 +69,11 @@ TEST_F(EmulatorServerTest, TwoKeepAliveRequestsCountOneConnection) {
   const absl::StatusOr<TestReply> stats = client.Get("/_emulator/stats");
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->body,
-            "{\"connections_accepted\":1,\"requests_total\":2,"
+            "{\"connections_accepted\":1,\"tls_handshakes_full\":0,"
+            "\"tls_handshakes_resumed\":0,\"requests_total\":2,"
             "\"requests_by_action\":{\"CreateOTAVerifyJob\":2},"
-            "\"requests_by_outcome\":{\"iot.ota.VerifyJobIsProcessing\":1,\"success\":1}}");
+            "\"requests_by_outcome\":{\"iot.ota.VerifyJobIsProcessing\":1,\"success\":1},"
+            "\"faults_injected\":{}}");
 }
 
 TEST_F(EmulatorServerTest, HundredSequentialCallsReuseOneConnection) {
