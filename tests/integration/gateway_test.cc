@@ -1,7 +1,6 @@
 // End to end: the real gateway binary, its real curl transport and the emulator over
 // loopback. Every server binds 127.0.0.1:0; each test starts its own processes.
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <signal.h>
 
 #include <fstream>
@@ -20,107 +19,54 @@
 #include "otaverify/v1/ota_verify.grpc.pb.h"
 #include "service/status/rich_status.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/harness.h"
 #include "tests/testing/subprocess.h"
 
 namespace otaverify {
 namespace {
 
+using ::otaverify::testing::CallResult;
 using ::otaverify::testing::ChildProcess;
+using ::otaverify::testing::Harness;
+using ::otaverify::testing::kEmulatorSecret;
 using ::otaverify::testing::ErrorReason;
 using ::otaverify::testing::StatusIs;
 using ::otaverify::testing::ViolatedFields;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kKeyId[] = "emulator-access-key-id";
-constexpr char kSecret[] = "emulator-access-key-secret";
-
-struct Call {
-  absl::Status status;
-  v1::CreateVerifyJobResponse response;
-  std::string upstream_request_id;  // from the x-upstream-request-id trailer
-};
-
 class GatewayTest : public ::testing::Test {
  protected:
   // Starts the emulator (with `seed_file` if given) and a gateway signing with `signature`.
   void StartAll(const std::string& signature = "v3", const std::string& seed_file = "",
-                const std::string& secret = kSecret, const std::string& token = "") {
-    std::vector<std::string> emulator_argv = {OTAVERIFY_EMULATOR_BIN, "--listen=127.0.0.1:0"};
-    if (!seed_file.empty()) emulator_argv.push_back("--seed=" + seed_file);
-    auto emulator = ChildProcess::Start(emulator_argv);
-    ASSERT_TRUE(emulator.ok()) << emulator.status();
-    emulator_ = *std::move(emulator);
-    auto emulator_address = emulator_->WaitForAddress();
-    ASSERT_TRUE(emulator_address.ok()) << emulator_address.status();
-    emulator_address_ = *emulator_address;
-
-    auto gateway = ChildProcess::Start(
-        {OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0",
-         "--endpoint=http://" + emulator_address_, "--allow_insecure_endpoint",
-         "--signature_version=" + signature},
-        {absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_ID=", kKeyId),
-         absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", secret),
+                const std::string& secret = kEmulatorSecret, const std::string& token = "") {
+    std::vector<std::string> emulator_args;
+    if (!seed_file.empty()) emulator_args.push_back("--seed=" + seed_file);
+    ASSERT_TRUE(harness_.StartEmulator(emulator_args).ok());
+    absl::Status started = harness_.StartGateway(
+        {"--signature_version=" + signature},
+        {absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", secret),
          absl::StrCat("ALIBABA_CLOUD_SECURITY_TOKEN=", token)});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = *std::move(gateway);
-    auto gateway_address = gateway_->WaitForAddress();
-    ASSERT_TRUE(gateway_address.ok()) << gateway_address.status();
-    gateway_address_ = *gateway_address;
-    stub_ = v1::OtaVerify::NewStub(
-        grpc::CreateChannel(gateway_address_, grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(started.ok()) << started;
+    gateway_ = &harness_.gateway();
+    emulator_ = &harness_.emulator();
   }
 
-  Call Create(const v1::CreateVerifyJobRequest& request) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    Call call;
-    call.status = FromGrpcStatus(stub_->CreateVerifyJob(&context, request, &call.response));
-    const auto& trailers = context.GetServerTrailingMetadata();
-    auto it = trailers.find("x-upstream-request-id");
-    if (it != trailers.end()) call.upstream_request_id = std::string(it->second.data(), it->second.size());
-    return call;
-  }
-
-  // The emulator's /_emulator/stats counters.
-  google::protobuf::Struct EmulatorStats() {
-    httplib::Client client("http://" + emulator_address_);
-    auto result = client.Get("/_emulator/stats");
-    google::protobuf::Struct stats;
-    EXPECT_TRUE(result && result->status == 200);
-    if (result) {
-      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result->body, &stats).ok());
-    }
-    return stats;
-  }
-  double Stat(const char* name) { return EmulatorStats().fields().at(name).number_value(); }
-
+  CallResult Create(const v1::CreateVerifyJobRequest& request) { return harness_.Create(request); }
+  google::protobuf::Struct EmulatorStats() { return harness_.EmulatorStats(); }
+  double Stat(const char* name) { return harness_.Stat(name); }
   static v1::CreateVerifyJobRequest DemoRequest(const std::string& firmware = "demo-firmware-1") {
-    v1::CreateVerifyJobRequest r;
-    r.set_product_key("a1DemoProduct");
-    r.set_firmware_id(firmware);
-    r.add_target_device_names("demo-device-1");
-    r.add_target_device_names("demo-device-2");
-    auto* tag = r.add_tags();
-    tag->set_key("env");
-    tag->set_value("华东 staging/+=*~");
-    r.set_timeout_in_minutes(60);
-    r.set_need_push(true);
-    r.set_need_confirm(false);
-    r.set_download_protocol(v1::DOWNLOAD_PROTOCOL_HTTPS);
-    return r;
+    return Harness::DemoRequest(firmware);
   }
 
-  std::unique_ptr<ChildProcess> emulator_;
-  std::unique_ptr<ChildProcess> gateway_;
-  std::string emulator_address_;
-  std::string gateway_address_;
-  std::unique_ptr<v1::OtaVerify::Stub> stub_;
+  Harness harness_;
+  ChildProcess* gateway_ = nullptr;
+  ChildProcess* emulator_ = nullptr;
 };
 
 TEST_F(GatewayTest, CreatesJobWithV3Signature) {
   StartAll("v3");
-  const Call call = Create(DemoRequest());
+  const CallResult call = Create(DemoRequest());
   ASSERT_TRUE(call.status.ok()) << call.status << "\n" << gateway_->Output();
   EXPECT_FALSE(call.response.job_id().empty());
   EXPECT_GT(call.response.create_time().seconds(), 1700000000);
@@ -130,7 +76,7 @@ TEST_F(GatewayTest, CreatesJobWithV3Signature) {
 
 TEST_F(GatewayTest, CreatesJobWithV1Signature) {
   StartAll("v1");
-  const Call call = Create(DemoRequest());
+  const CallResult call = Create(DemoRequest());
   ASSERT_TRUE(call.status.ok()) << call.status << "\n" << gateway_->Output();
   EXPECT_FALSE(call.response.job_id().empty());
 }
@@ -140,7 +86,7 @@ TEST_F(GatewayTest, InvalidRequestNamesFieldsAndNeverReachesUpstream) {
   v1::CreateVerifyJobRequest request = DemoRequest();
   request.clear_firmware_id();
   request.mutable_tags(0)->set_key("bad key");
-  const Call call = Create(request);
+  const CallResult call = Create(request);
   EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ViolatedFields(call.status), ::testing::ElementsAre("firmware_id", "tags[0].key"));
   EXPECT_EQ(ErrorReason(call.status), "INVALID_REQUEST");
@@ -154,7 +100,7 @@ TEST_F(GatewayTest, BusinessErrorIsMappedWithUpstreamRequestId) {
   StartAll();
   v1::CreateVerifyJobRequest request = DemoRequest();
   request.set_product_key("a1NoSuchProd");
-  const Call call = Create(request);
+  const CallResult call = Create(request);
   EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(ErrorReason(call.status), "PRODUCT_NOT_FOUND");
   auto info = GetDetail<google::rpc::ErrorInfo>(call.status);
@@ -175,7 +121,7 @@ TEST_F(GatewayTest, UnknownDeviceIsNotFound) {
 TEST_F(GatewayTest, SecondCreateForSameFirmwareIsFailedPrecondition) {
   StartAll();
   ASSERT_TRUE(Create(DemoRequest("demo-firmware-2")).status.ok());
-  const Call again = Create(DemoRequest("demo-firmware-2"));
+  const CallResult again = Create(DemoRequest("demo-firmware-2"));
   EXPECT_THAT(again.status, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ErrorReason(again.status), "FIRMWARE_ALREADY_VERIFYING");
   EXPECT_FALSE(again.upstream_request_id.empty());
@@ -189,23 +135,9 @@ TEST_F(GatewayTest, AlreadyVerifiedFirmwareIsFailedPrecondition) {
 
 TEST_F(GatewayTest, HundredSequentialCreatesReuseAtMostTwoConnections) {
   // A seed with 100 unverified firmwares, so every create succeeds.
-  const std::string seed_path = ::testing::TempDir() + "/seed-100.json";
-  {
-    std::ofstream seed(seed_path);
-    seed << R"({"instances":[],"products":[{"product_key":"a1LoadProduct","iot_instance_id":"",)"
-         << R"("devices":["load-device-1"],"firmwares":[)";
-    for (int i = 0; i < 100; ++i) {
-      seed << (i ? "," : "") << R"({"firmware_id":"load-fw-)" << i << R"(","status":0})";
-    }
-    seed << "]}]}";
-  }
-  StartAll("v3", seed_path);
+  StartAll("v3", Harness::WriteLoadSeed(100));
   for (int i = 0; i < 100; ++i) {
-    v1::CreateVerifyJobRequest request;
-    request.set_product_key("a1LoadProduct");
-    request.set_firmware_id(absl::StrCat("load-fw-", i));
-    request.add_target_device_names("load-device-1");
-    const Call call = Create(request);
+    const CallResult call = Create(Harness::LoadRequest(i));
     ASSERT_TRUE(call.status.ok()) << i << ": " << call.status;
   }
   const google::protobuf::Struct stats = EmulatorStats();
@@ -221,7 +153,7 @@ TEST_F(GatewayTest, HundredSequentialCreatesReuseAtMostTwoConnections) {
 TEST_F(GatewayTest, WrongSecretIsInternalAndNeverLeaksTheSecret) {
   const std::string wrong_secret = "wrong-secret-Zq9/+=";
   StartAll("v1", "", wrong_secret);
-  const Call call = Create(DemoRequest());
+  const CallResult call = Create(DemoRequest());
   EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(ErrorReason(call.status), "GATEWAY_SIGNATURE_REJECTED");
   EXPECT_THAT(std::string(call.status.message()), Not(HasSubstr(wrong_secret)));
@@ -259,7 +191,7 @@ TEST_F(GatewayTest, UnknownAccountIsNotFoundNamingOnlyThatAccount) {
   StartAll();
   v1::CreateVerifyJobRequest request = DemoRequest();
   request.set_account("team-b");
-  const Call call = Create(request);
+  const CallResult call = Create(request);
   EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(call.status.message()), HasSubstr("team-b"));
   EXPECT_EQ(Stat("requests_total"), 0);
@@ -268,7 +200,7 @@ TEST_F(GatewayTest, UnknownAccountIsNotFoundNamingOnlyThatAccount) {
 TEST_F(GatewayTest, UnreachableUpstreamIsUnavailable) {
   StartAll();
   ASSERT_EQ(*emulator_->Stop(SIGKILL), 128 + SIGKILL);
-  const Call call = Create(DemoRequest());
+  const CallResult call = Create(DemoRequest());
   EXPECT_THAT(call.status, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(ErrorReason(call.status), "UPSTREAM_UNREACHABLE");
 }
@@ -276,7 +208,7 @@ TEST_F(GatewayTest, UnreachableUpstreamIsUnavailable) {
 TEST_F(GatewayTest, HealthServesLivenessAndReadiness) {
   StartAll();
   auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(gateway_address_, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(harness_.gateway_address(), grpc::InsecureChannelCredentials()));
   for (const char* service : {"", "liveness", "readiness"}) {
     SCOPED_TRACE(service);
     grpc::ClientContext context;

@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -19,9 +22,18 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::vector<st
                                                                   std::vector<std::string> env) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  // The current environment, then `env`; a later entry replaces an earlier one of the same
+  // name (execve would hand both to the child, and getenv would find the first).
   std::vector<std::string> environment;
+  auto set = [&environment](std::string entry) {
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    environment.erase(std::remove_if(environment.begin(), environment.end(),
+                                     [&](const std::string& e) { return e.rfind(name, 0) == 0; }),
+                      environment.end());
+    environment.push_back(std::move(entry));
+  };
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
-  for (auto& e : env) environment.push_back(std::move(e));
+  for (auto& e : env) set(std::move(e));
   std::vector<char*> c_argv;
   for (auto& a : argv) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
@@ -117,6 +129,15 @@ absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
 absl::StatusOr<int> ChildProcess::Stop(int signal, absl::Duration timeout) {
   if (!exited_) kill(pid_, signal);
   return Wait(timeout);
+}
+
+long PeakRssKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
 }
 
 absl::StatusOr<CommandResult> RunCommand(std::vector<std::string> argv,

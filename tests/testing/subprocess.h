@@ -22,8 +22,8 @@ namespace otaverify::testing {
 
 class ChildProcess {
  public:
-  // Starts `argv` with the current environment plus `env` ("NAME=value"); stdout and stderr
-  // are captured together.
+  // Starts `argv` with the current environment plus `env` ("NAME=value", replacing an
+  // inherited or earlier entry of the same name); stdout and stderr are captured together.
   static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(
       std::vector<std::string> argv, std::vector<std::string> env = {});
   ~ChildProcess();
@@ -34,6 +34,7 @@ class ChildProcess {
   absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(30));
   // Waits for the process to exit on its own.
   absl::StatusOr<int> Wait(absl::Duration timeout = absl::Seconds(30));
+  pid_t pid() const { return pid_; }
   // Everything printed so far.
   std::string Output() const;
   // Everything printed, once the output pipe is closed (or `timeout` passed).
@@ -52,6 +53,9 @@ class ChildProcess {
   std::string output_ ABSL_GUARDED_BY(mu_);
   bool eof_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// Peak resident set size (VmHWM) of a running process, in KiB; -1 if unreadable.
+long PeakRssKib(pid_t pid);
 
 // Runs a command to completion and returns (exit status, output).
 struct CommandResult {
