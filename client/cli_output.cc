@@ -145,23 +145,11 @@ std::string DetailToJson(absl::string_view type_url, const std::string& payload)
   std::string json;
   if (google::protobuf::util::MessageToJsonString(any, &json).ok()) return json;
   // Unknown type (or a payload that does not parse): keep it, opaque, rather than drop it.
-  return absl::StrCat(R"({"@type":)", JsonString(type_url), R"(,"value":)",
-                      JsonString(absl::Base64Escape(payload)), "}");
+  return absl::StrCat(R"({"@type":)", JsonQuote(type_url), R"(,"value":)",
+                      JsonQuote(absl::Base64Escape(payload)), "}");
 }
 
 }  // namespace
-
-std::string JsonString(absl::string_view text) {
-  google::protobuf::Value value;
-  value.set_string_value(std::string(text));
-  std::string json;
-  if (google::protobuf::util::MessageToJsonString(value, &json).ok()) return json;
-  // The printer refuses invalid UTF-8; keep the bytes readable instead of dropping them.
-  value.set_string_value(absl::Utf8SafeCHexEscape(text));
-  json.clear();
-  if (google::protobuf::util::MessageToJsonString(value, &json).ok()) return json;
-  return R"("")";
-}
 
 int ExitCodeForStatus(const absl::Status& status) { return static_cast<int>(status.code()); }
 
@@ -192,8 +180,8 @@ std::string StatusToJson(const absl::Status& status, absl::string_view upstream_
   // Assembled by hand rather than printed from a google.protobuf.Struct because a Struct's
   // keys come out in hash-map order; every piece is still escaped by the JSON printer.
   std::string json =
-      absl::StrCat(R"({"code":)", JsonString(StatusCodeName(status.code())), R"(,"message":)",
-                   JsonString(status.message()), R"(,"details":[)");
+      absl::StrCat(R"({"code":)", JsonQuote(StatusCodeName(status.code())), R"(,"message":)",
+                   JsonQuote(status.message()), R"(,"details":[)");
   const char* separator = "";
   for (const auto& [type_url, payload] : SortedDetails(status)) {
     absl::StrAppend(&json, separator, DetailToJson(type_url, payload));
@@ -201,7 +189,7 @@ std::string StatusToJson(const absl::Status& status, absl::string_view upstream_
   }
   absl::StrAppend(&json, "]");
   if (!upstream_request_id.empty()) {
-    absl::StrAppend(&json, R"(,"upstreamRequestId":)", JsonString(upstream_request_id));
+    absl::StrAppend(&json, R"(,"upstreamRequestId":)", JsonQuote(upstream_request_id));
   }
   absl::StrAppend(&json, "}");
   return json;

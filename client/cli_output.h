@@ -30,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "service/common/json.h"
 
 namespace otaverify {
 
@@ -43,11 +44,6 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
 
 // Protobuf JSON of `message` (lowerCamelCase names, default values omitted), one line.
 std::string MessageToJson(const google::protobuf::Message& message);
-
-// `text` as a JSON string literal, quotes included, escaped by protobuf's JSON printer. Bytes
-// that are not valid UTF-8 are C-hex-escaped first (the printer refuses them), so the result is
-// always valid JSON. For output assembled by hand to keep its keys in a documented order.
-std::string JsonString(absl::string_view text);
 
 // The text rendering of a non-OK status described above, ending in a newline.
 // `upstream_request_id` may be empty.

@@ -234,18 +234,18 @@ void PrintText(const SignInputs& inputs, const SignedRequest& signed_request, st
 // One object, keys in the documented order (a Struct would print them in map order).
 std::string ToJson(const SignInputs& inputs, const SignedRequest& signed_request) {
   std::string json =
-      absl::StrCat(R"({"signatureVersion":)", JsonString(VersionName(inputs.version)),
-                   R"(,"method":)", JsonString(signed_request.request.method), R"(,"canonical":)",
-                   JsonString(signed_request.canonical), R"(,"stringToSign":)",
-                   JsonString(signed_request.string_to_sign), R"(,"signature":)",
-                   JsonString(signed_request.signature));
+      absl::StrCat(R"({"signatureVersion":)", JsonQuote(VersionName(inputs.version)),
+                   R"(,"method":)", JsonQuote(signed_request.request.method), R"(,"canonical":)",
+                   JsonQuote(signed_request.canonical), R"(,"stringToSign":)",
+                   JsonQuote(signed_request.string_to_sign), R"(,"signature":)",
+                   JsonQuote(signed_request.signature));
   if (inputs.version == SignatureVersion::kV3) {
-    absl::StrAppend(&json, R"(,"authorization":)", JsonString(signed_request.authorization));
+    absl::StrAppend(&json, R"(,"authorization":)", JsonQuote(signed_request.authorization));
   }
-  absl::StrAppend(&json, R"(,"url":)", JsonString(signed_request.request.url), R"(,"headers":{)");
+  absl::StrAppend(&json, R"(,"url":)", JsonQuote(signed_request.request.url), R"(,"headers":{)");
   const char* separator = "";
   for (const auto& [name, value] : signed_request.request.headers) {
-    absl::StrAppend(&json, separator, JsonString(name), ":", JsonString(value));
+    absl::StrAppend(&json, separator, JsonQuote(name), ":", JsonQuote(value));
     separator = ",";
   }
   absl::StrAppend(&json, "}}");

@@ -25,7 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "emulator/api_error.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 
 namespace otaverify {
 namespace emulator {

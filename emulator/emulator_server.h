@@ -18,7 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "emulator/authenticator.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 #include "emulator/emulator_state.h"
 #include "emulator/fault_injector.h"
 #include "emulator/id_generator.h"

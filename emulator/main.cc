@@ -13,7 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 #include "emulator/emulator_server.h"
 #include "emulator/response.h"
 #include "emulator/seed.h"
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     options.seed = *std::move(seed);
   }
 
-  emu::SystemClock clock(absl::GetFlag(FLAGS_clock_skew));
+  otaverify::SystemClock clock(absl::GetFlag(FLAGS_clock_skew));
   emu::EmulatorServer server(std::move(options), &clock);
   if (absl::Status status = server.Start(); !status.ok()) {
     Log(stderr, "error", "cannot start", "error", status.ToString());

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/json.h"
 
 namespace otaverify {
 namespace emulator {
@@ -10,85 +11,12 @@ namespace {
 
 constexpr char kJsonType[] = "application/json;charset=utf-8";
 constexpr char kXmlType[] = "text/xml;charset=utf-8";
-constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if it is malformed.
-size_t Utf8SequenceLength(absl::string_view s, size_t i) {
-  const unsigned char c = s[i];
-  size_t len;
-  unsigned int min;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  unsigned int cp = c & (0x7F >> len);
-  for (size_t k = 1; k < len; ++k) {
-    const unsigned char cc = s[i + k];
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-void AppendJsonString(absl::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0) {
-      out->append(kReplacement);
-      ++i;
-      continue;
-    }
-    if (len > 1) {
-      out->append(s.data() + i, len);
-      i += len;
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppend(out, "\\u00", std::string(1, kHex[c >> 4]),
-                          std::string(1, kHex[c & 0xF]));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 void AppendXmlText(absl::string_view s, std::string* out) {
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = s[i];
     const size_t len = Utf8SequenceLength(s, i);
     if (len == 0) {
-      out->append(kReplacement);
+      out->append(kUtf8Replacement);
       ++i;
       continue;
     }
@@ -117,7 +45,7 @@ void AppendXmlText(absl::string_view s, std::string* out) {
       default:
         // XML 1.0 cannot carry other control characters even escaped.
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out->append(kReplacement);
+          out->append(kUtf8Replacement);
         } else {
           out->push_back(static_cast<char>(c));
         }
@@ -153,11 +81,11 @@ void Doc::AppendJson(const std::vector<Entry>& entries, std::string* out) {
   for (const Entry& e : entries) {
     if (!first) out->push_back(',');
     first = false;
-    AppendJsonString(e.name, out);
+    AppendJsonQuoted(e.name, out);
     out->push_back(':');
     switch (e.kind) {
       case Kind::kString:
-        AppendJsonString(e.scalar, out);
+        AppendJsonQuoted(e.scalar, out);
         break;
       case Kind::kBool:
       case Kind::kInt:

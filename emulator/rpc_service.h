@@ -9,7 +9,7 @@
 #include <string>
 
 #include "emulator/authenticator.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 #include "emulator/emulator_state.h"
 #include "emulator/id_generator.h"
 

@@ -4,10 +4,10 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "service/common/json.h"
 
 namespace otaverify {
 namespace {
@@ -29,17 +29,6 @@ const char* LevelName(LogLevel level) {
   return "info";
 }
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
-size_t Utf8Length(absl::string_view s, size_t i) {
-  const unsigned char c = s[i];
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  return n;
-}
-
 }  // namespace
 
 void SetLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
@@ -52,52 +41,6 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
     }
   }
   return false;
-}
-
-std::string JsonQuote(absl::string_view text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size();) {
-    const unsigned char c = text[i];
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        ++i;
-        continue;
-      case '\\':
-        out += "\\\\";
-        ++i;
-        continue;
-      case '\n':
-        out += "\\n";
-        ++i;
-        continue;
-      case '\r':
-        out += "\\r";
-        ++i;
-        continue;
-      case '\t':
-        out += "\\t";
-        ++i;
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-      ++i;
-      continue;
-    }
-    const size_t n = Utf8Length(text, i);
-    if (n == 0) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    out.append(text.data() + i, n);
-    i += n;
-  }
-  out += "\"";
-  return out;
 }
 
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields) {

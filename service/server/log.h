@@ -24,9 +24,6 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level);
 
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields = {});
 
-// JSON string literal (with quotes) for `text`; invalid UTF-8 bytes become U+FFFD.
-std::string JsonQuote(absl::string_view text);
-
 }  // namespace otaverify
 
 #endif  // OTAVERIFY_SERVICE_SERVER_LOG_H_

@@ -18,7 +18,7 @@
 #include "absl/time/time.h"
 #include "service/aliyun/rpc_request.h"
 #include "service/credentials/credentials.h"
-#include "service/server/clock.h"
+#include "service/common/clock.h"
 #include "service/server/config.h"
 #include "service/server/log.h"
 #include "service/server/ota_verify_service.h"

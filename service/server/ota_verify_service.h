@@ -21,7 +21,7 @@
 #include "otaverify/v1/ota_verify.grpc.pb.h"
 #include "service/aliyun/rpc_request.h"
 #include "service/credentials/credentials.h"
-#include "service/server/clock.h"
+#include "service/common/clock.h"
 #include "service/server/signature_mismatch_log.h"
 #include "service/transport/http_transport.h"
 

@@ -23,7 +23,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 #include "emulator/emulator_server.h"
 #include "emulator/fault_injector.h"
 #include "emulator/seed.h"

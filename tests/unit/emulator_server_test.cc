@@ -14,7 +14,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 #include "emulator/seed.h"
 #include "emulator/test_client.h"
 #include "gmock/gmock.h"

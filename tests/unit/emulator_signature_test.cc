@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "emulator/clock.h"
+#include "service/common/clock.h"
 #include "emulator/emulator_server.h"
 #include "emulator/seed.h"
 #include "emulator/test_client.h"

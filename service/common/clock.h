@@ -1,9 +1,7 @@
-// The emulator's view of time: every timestamp check, nonce expiry and UtcCreate reads it.
-//
-// A seam so unit tests can pin time (ManualClock) and skew tests can shift the emulator away
-// from the caller (SystemClock with a skew). Implementations are thread-safe.
-#ifndef OTAVERIFY_EMULATOR_CLOCK_H_
-#define OTAVERIFY_EMULATOR_CLOCK_H_
+// Clock: the seam through which the gateway and the emulator read time, so tests can pin it.
+// Implementations are thread-safe.
+#ifndef OTAVERIFY_SERVICE_COMMON_CLOCK_H_
+#define OTAVERIFY_SERVICE_COMMON_CLOCK_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -11,7 +9,6 @@
 #include "absl/time/time.h"
 
 namespace otaverify {
-namespace emulator {
 
 class Clock {
  public:
@@ -19,7 +16,7 @@ class Clock {
   virtual absl::Time Now() const = 0;
 };
 
-// Wall-clock time shifted by a fixed skew (--clock_skew).
+// Wall-clock time, optionally shifted by a fixed skew (the emulator's --clock_skew).
 class SystemClock : public Clock {
  public:
   explicit SystemClock(absl::Duration skew = absl::ZeroDuration()) : skew_(skew) {}
@@ -51,7 +48,6 @@ class ManualClock : public Clock {
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace emulator
 }  // namespace otaverify
 
-#endif  // OTAVERIFY_EMULATOR_CLOCK_H_
+#endif  // OTAVERIFY_SERVICE_COMMON_CLOCK_H_
