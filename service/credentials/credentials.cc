@@ -25,12 +25,13 @@ std::string Credentials::Describe() const {
                       security_token.empty() ? "" : " (STS)");
 }
 
-absl::StatusOr<std::shared_ptr<const Credentials>> StaticCredentialsProvider::Get(absl::Time now) {
+void StaticCredentialsProvider::Get(absl::Time now, Callback done) {
   if (now >= credentials_->expiration) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("credentials ", credentials_->Describe(), " expired"));
+    std::move(done)(absl::UnavailableError(
+        absl::StrCat("credentials ", credentials_->Describe(), " expired")));
+    return;
   }
-  return credentials_;
+  std::move(done)(credentials_);
 }
 
 std::string RedactSecrets(std::string text, const Credentials& credentials) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -26,11 +27,19 @@ struct Credentials {
   std::string Describe() const;
 };
 
+using CredentialsSnapshot = std::shared_ptr<const Credentials>;
+
+// Hands out the snapshot to sign with. Implementations are thread-safe.
 class CredentialsProvider {
  public:
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<CredentialsSnapshot>) &&>;
   virtual ~CredentialsProvider() = default;
-  // Returns the snapshot to sign with at `now`. Must not block on I/O on the hot path.
-  virtual absl::StatusOr<std::shared_ptr<const Credentials>> Get(absl::Time now) = 0;
+  // Calls `done` exactly once with the snapshot to sign with at `now`: inline when a usable
+  // one is at hand, later (on another thread) when a fetch must finish first. Never blocks.
+  virtual void Get(absl::Time now, Callback done) = 0;
+  // The upstream rejected `rejected` (expired token, unknown key): drop it if it is still the
+  // current snapshot, so the next Get fetches anew. A no-op where nothing can be re-fetched.
+  virtual void Invalidate(const Credentials& rejected) {}
 };
 
 // Credentials that never change (a plain AccessKey, or a fixed STS triple).
@@ -38,10 +47,31 @@ class StaticCredentialsProvider : public CredentialsProvider {
  public:
   explicit StaticCredentialsProvider(Credentials credentials)
       : credentials_(std::make_shared<const Credentials>(std::move(credentials))) {}
-  absl::StatusOr<std::shared_ptr<const Credentials>> Get(absl::Time now) override;
+  void Get(absl::Time now, Callback done) override;
 
  private:
-  const std::shared_ptr<const Credentials> credentials_;
+  const CredentialsSnapshot credentials_;
+};
+
+// Where credentials come from: the environment, files mounted from a Kubernetes Secret, the
+// ECS metadata service, STS. A source only fetches; caching, refresh timing, single flight and
+// backoff belong to CredentialsCache. Network sources go through HttpTransport and bound every
+// fetch with their own timeouts. Implementations are thread-safe.
+class CredentialsSource {
+ public:
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<Credentials>) &&>;
+  virtual ~CredentialsSource() = default;
+  // Fetches fresh credentials; `done` runs exactly once, on any thread, and must not block.
+  // Errors: UNAVAILABLE for what may pass (network, 5xx, throttling, timeouts); other codes
+  // for what needs an operator (FAILED_PRECONDITION: missing file or role; PERMISSION_DENIED:
+  // the role may not be assumed; INVALID_ARGUMENT: malformed answer or configuration).
+  virtual void Fetch(absl::Time now, Callback done) = 0;
+  // How often credentials that never expire are fetched again, so that a rotated Secret file
+  // is picked up without a restart. Infinite: never.
+  virtual absl::Duration RecheckInterval() const { return absl::InfiniteDuration(); }
+  // Names the kind of source in logs and metrics: "env", "access_key_file", "ecs_ram_role",
+  // "oidc_role_arn", "ram_role_arn", ...
+  virtual std::string Kind() const = 0;
 };
 
 // `text` with every occurrence of the secret and the security token (raw, percent-encoded

@@ -99,12 +99,12 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
 
   SystemClock clock;
   OtaVerifyService::Options service_options;
-  service_options.endpoint = *endpoint;
+  service_options.profiles["default"] = Profile{*endpoint, &provider, ""};
   service_options.signature_version = *signature_version;
   service_options.max_attempt_time = absl::GetFlag(FLAGS_max_attempt_time);
   service_options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   if (service_options.max_in_flight < 1) return Fail("--max_in_flight must be at least 1");
-  OtaVerifyService service(service_options, &provider, transport->get(), &clock);
+  OtaVerifyService service(service_options, transport->get(), &clock);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

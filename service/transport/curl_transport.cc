@@ -266,6 +266,7 @@ class CurlTransport::Impl {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
+    if (r.no_proxy) curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
     if (r.method == "GET") {
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {

@@ -26,6 +26,9 @@ struct HttpRequest {
   std::string body;
   // Whole-attempt budget: connect, send and receive.
   absl::Duration timeout = absl::Seconds(15);
+  // Connect directly even when an HTTP proxy is configured in the environment (the ECS
+  // metadata service must never be reached through a proxy).
+  bool no_proxy = false;
 };
 
 // What one transfer cost, from curl_easy_getinfo.
