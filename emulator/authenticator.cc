@@ -115,28 +115,66 @@ void NonceCache::Clear() {
   order_.clear();
 }
 
-std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& request,
-                                                    AuthenticatedCall* call) {
+std::optional<ApiError> ParseRpcParams(const RpcHttpRequest& request, Params* params,
+                                       std::map<std::string, std::string>* by_name) {
   // Parameters: the query plus a form body, signed together (protocol.md §1).
   const size_t question = request.target.find('?');
   const absl::string_view query = question == std::string::npos
                                       ? absl::string_view()
                                       : absl::string_view(request.target).substr(question + 1);
-  Params params;
-  if (!ParseQueryString(query, &params)) {
+  if (!ParseQueryString(query, params)) {
     return Malformed("The query string has a malformed percent-encoding.");
   }
   const std::string* content_type = request.Header("content-type");
   if (content_type != nullptr && !request.body.empty() &&
       absl::StartsWithIgnoreCase(*content_type, "application/x-www-form-urlencoded") &&
-      !ParseQueryString(request.body, &params)) {
+      !ParseQueryString(request.body, params)) {
     return Malformed("The form body has a malformed percent-encoding.");
   }
-  std::map<std::string, std::string> by_name;
-  for (const auto& [name, value] : params) {
-    if (!by_name.emplace(name, value).second) {
+  for (const auto& [name, value] : *params) {
+    if (!by_name->emplace(name, value).second) {
       return Malformed(absl::StrCat("The parameter ", name, " is given more than once."));
     }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The header (V3) or else the query / form parameter (V1) `param`, without validation.
+std::string PeekField(const RpcHttpRequest& request, absl::string_view header,
+                      absl::string_view param) {
+  if (const std::string* value = request.Header(header)) return *value;
+  const size_t question = request.target.find('?');
+  const absl::string_view query =
+      question == std::string::npos ? "" : absl::string_view(request.target).substr(question + 1);
+  for (absl::string_view text : {query, absl::string_view(request.body)}) {
+    std::vector<std::pair<std::string, std::string>> params;
+    if (!ParseQueryString(text, &params)) continue;
+    for (const auto& [name, value] : params) {
+      if (name == param) return value;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string PeekAction(const RpcHttpRequest& request) {
+  return PeekField(request, "x-acs-action", "Action");
+}
+
+std::string PeekVersion(const RpcHttpRequest& request) {
+  return PeekField(request, "x-acs-version", "Version");
+}
+
+std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& request,
+                                                    AuthenticatedCall* call,
+                                                    absl::string_view api_version) {
+  Params params;
+  std::map<std::string, std::string> by_name;
+  if (std::optional<ApiError> malformed = ParseRpcParams(request, &params, &by_name)) {
+    return malformed;
   }
   auto param = [&by_name](absl::string_view name) -> const std::string* {
     auto it = by_name.find(std::string(name));
@@ -144,6 +182,8 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
   };
 
   Envelope envelope;
+  // The secret of the key the request names, known once the key is looked up.
+  std::string secret;
   // Evaluated only once the cheap checks pass, as the service does: returns the mismatch, if
   // any.
   std::function<std::optional<ApiError>()> check_signature;
@@ -194,8 +234,8 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
     envelope.timestamp = *request.Header("x-acs-date");
     envelope.nonce = *request.Header("x-acs-signature-nonce");
 
-    check_signature = [&request, &params, signed_headers = std::move(signed_headers),
-                       claimed = fields["Signature"], this]() -> std::optional<ApiError> {
+    check_signature = [&request, &params, &secret, signed_headers = std::move(signed_headers),
+                       claimed = fields["Signature"]]() -> std::optional<ApiError> {
       const std::string& claimed_sha = *request.Header("x-acs-content-sha256");
       const std::string body_sha = Sha256Hex(request.body);
       if (claimed_sha != body_sha) {
@@ -205,7 +245,7 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
       const CanonicalRequestV3 canonical =
           BuildCanonicalRequestV3(request.method, CanonicalQuery(params), signed_headers, body_sha);
       const std::string string_to_sign = StringToSignV3(canonical.canonical_request);
-      if (SignatureV3(key_.secret, string_to_sign) == claimed) return std::nullopt;
+      if (SignatureV3(secret, string_to_sign) == claimed) return std::nullopt;
       return SignatureMismatch(
           absl::StrCat("server string to sign is:", string_to_sign,
                        " server canonical request is:", canonical.canonical_request));
@@ -236,8 +276,8 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
     envelope.nonce = *param("SignatureNonce");
     envelope.security_token = param("SecurityToken");
 
-    check_signature = [&request, &params, claimed = *param("Signature"),
-                       this]() -> std::optional<ApiError> {
+    check_signature = [&request, &params, &secret,
+                       claimed = *param("Signature")]() -> std::optional<ApiError> {
       Params signed_params;
       for (const auto& p : params) {
         if (p.first != "Signature") signed_params.push_back(p);
@@ -245,7 +285,7 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
       // METHOD is the real wire method: a GET signed as POST must fail (protocol.md §4).
       const std::string string_to_sign =
           StringToSignV1(request.method, CanonicalQuery(std::move(signed_params)));
-      if (SignatureV1(key_.secret, string_to_sign) == claimed) return std::nullopt;
+      if (SignatureV1(secret, string_to_sign) == claimed) return std::nullopt;
       return SignatureMismatch(absl::StrCat("server string to sign is:", string_to_sign));
     };
     for (const auto& [name, value] : by_name) {
@@ -262,27 +302,50 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
   }
 
   // ---- Common checks, in the service's order ----
-  if (envelope.access_key_id != key_.id) {
-    return GatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+  const absl::Time now = clock_->Now();
+  std::optional<IssuedCredential> issued;
+  if (envelope.access_key_id != key_.id && issued_ != nullptr) {
+    issued = issued_->Find(envelope.access_key_id);
   }
-  call->access_key_id = envelope.access_key_id;
-  if (!key_.security_token.empty()) {
+  if (envelope.access_key_id == key_.id) {
+    secret = key_.secret;
+    if (!key_.security_token.empty()) {
+      if (envelope.security_token == nullptr) {
+        return GatewayError(400, "MissingSecurityToken",
+                            "SecurityToken is mandatory for this access key.");
+      }
+      if (*envelope.security_token != key_.security_token) {
+        return GatewayError(400, "InvalidSecurityToken.MismatchWithAccessKey",
+                            "Specified SecurityToken mismatch with the AccessKey.");
+      }
+    }
+  } else if (issued.has_value()) {
+    // STS credentials the emulator issued: the token must come along and be theirs, and they
+    // are good until their Expiration.
+    secret = issued->access_key_secret;
     if (envelope.security_token == nullptr) {
       return GatewayError(400, "MissingSecurityToken",
                           "SecurityToken is mandatory for this access key.");
     }
-    if (*envelope.security_token != key_.security_token) {
+    if (*envelope.security_token != issued->security_token) {
       return GatewayError(400, "InvalidSecurityToken.MismatchWithAccessKey",
                           "Specified SecurityToken mismatch with the AccessKey.");
     }
+    if (now >= issued->expiration) {
+      return GatewayError(400, "InvalidSecurityToken.Expired",
+                          absl::StrCat("Specified SecurityToken is expired: it expired at ",
+                                       FormatUtcSeconds(issued->expiration), "."));
+    }
+  } else {
+    return GatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
   }
+  call->access_key_id = envelope.access_key_id;
   absl::Time timestamp;
   if (!ParseAliyunTime(envelope.timestamp, &timestamp)) {
     return GatewayError(400, "InvalidTimeStamp.Format",
                         absl::StrCat("Specified time stamp or date value \"", envelope.timestamp,
                                      "\" is not well formatted: want YYYY-MM-DDThh:mm:ssZ."));
   }
-  const absl::Time now = clock_->Now();
   if (absl::AbsDuration(now - timestamp) > kTimestampWindow) {
     return GatewayError(
         400, "InvalidTimeStamp.Expired",
@@ -294,10 +357,10 @@ std::optional<ApiError> Authenticator::Authenticate(const RpcHttpRequest& reques
   if (!nonces_.Insert(envelope.access_key_id, envelope.nonce, now)) {
     return GatewayError(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
   }
-  if (call->api_version != kApiVersion) {
+  if (call->api_version != api_version) {
     return GatewayError(400, "InvalidVersion",
                         absl::StrCat("Specified parameter Version \"", call->api_version,
-                                     "\" is not valid; this product speaks ", kApiVersion, "."));
+                                     "\" is not valid; this product speaks ", api_version, "."));
   }
   return std::nullopt;
 }

@@ -3,6 +3,9 @@
 // checks in order: access key, security token, timestamp format, timestamp skew, signature,
 // nonce reuse, API version. Failures are gateway-layer ApiErrors (HTTP 4xx).
 //
+// Two kinds of keys are accepted: the configured AccessKey, and STS credentials the emulator
+// issued itself (issued_credentials.h), each with its own security token and expiry.
+//
 // Signatures are recomputed with the gateway's own signer functions (service/aliyun/signer.h):
 // the emulator is a fake of the protocol, not a second implementation of it; the signer itself
 // is pinned against the official SDKs' vectors elsewhere.
@@ -25,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "emulator/api_error.h"
+#include "emulator/issued_credentials.h"
 #include "service/common/clock.h"
 
 namespace otaverify {
@@ -87,11 +91,18 @@ class Authenticator {
  public:
   static constexpr size_t kMaxNonces = 1 << 20;
 
-  Authenticator(AccessKey key, const Clock* clock)
-      : key_(std::move(key)), clock_(clock), nonces_(kTimestampWindow, kMaxNonces) {}
+  // `issued` may be null (only `key` is accepted); otherwise it must outlive the
+  // Authenticator.
+  Authenticator(AccessKey key, const Clock* clock, const IssuedCredentialStore* issued = nullptr)
+      : key_(std::move(key)),
+        clock_(clock),
+        issued_(issued),
+        nonces_(kTimestampWindow, kMaxNonces) {}
 
-  // REQUIRES: the request path is "/". Does not check the action name.
-  std::optional<ApiError> Authenticate(const RpcHttpRequest& request, AuthenticatedCall* call);
+  // REQUIRES: the request path is "/". Does not check the action name. The request's Version
+  // must be `api_version` (InvalidVersion otherwise).
+  std::optional<ApiError> Authenticate(const RpcHttpRequest& request, AuthenticatedCall* call,
+                                       absl::string_view api_version = kApiVersion);
 
   // Forgets every nonce.
   void Reset() { nonces_.Clear(); }
@@ -99,6 +110,7 @@ class Authenticator {
  private:
   const AccessKey key_;
   const Clock* const clock_;
+  const IssuedCredentialStore* const issued_;
   NonceCache nonces_;
 };
 
@@ -106,6 +118,19 @@ class Authenticator {
 // escape.
 bool ParseQueryString(absl::string_view query,
                       std::vector<std::pair<std::string, std::string>>* out);
+
+// The RPC parameters of `request`: its query plus an application/x-www-form-urlencoded body,
+// in wire order (`params`) and by name (`by_name`). A gateway-layer InvalidParameter for a
+// malformed escape or a parameter given twice.
+std::optional<ApiError> ParseRpcParams(const RpcHttpRequest& request,
+                                       std::vector<std::pair<std::string, std::string>>* params,
+                                       std::map<std::string, std::string>* by_name);
+
+// The action / API version a request names, read without authenticating it: x-acs-action /
+// x-acs-version (V3), else Action / Version in the query or the form body (V1). Empty if
+// absent or unparsable.
+std::string PeekAction(const RpcHttpRequest& request);
+std::string PeekVersion(const RpcHttpRequest& request);
 
 // Parses the strict "YYYY-MM-DDThh:mm:ssZ" of both signatures; false otherwise.
 bool ParseAliyunTime(absl::string_view text, absl::Time* out);

@@ -59,23 +59,6 @@ const char* CodeForStatus(int status) {
   }
 }
 
-// The action a request names, read before (and without) authenticating it, for the faults'
-// action filter: x-acs-action (V3), else Action in the query or the form body (V1).
-std::string PeekAction(const RpcHttpRequest& request) {
-  if (const std::string* action = request.Header("x-acs-action")) return *action;
-  const size_t question = request.target.find('?');
-  const absl::string_view query =
-      question == std::string::npos ? "" : absl::string_view(request.target).substr(question + 1);
-  for (absl::string_view text : {query, absl::string_view(request.body)}) {
-    std::vector<std::pair<std::string, std::string>> params;
-    if (!ParseQueryString(text, &params)) continue;
-    for (const auto& [name, value] : params) {
-      if (name == "Action") return value;
-    }
-  }
-  return "";
-}
-
 // What a load balancer in front of the service (Tengine, at Alibaba Cloud) sends when the
 // service behind it is unreachable: HTML, no JSON error body.
 constexpr char kBadGatewayHtml[] =
@@ -90,6 +73,17 @@ constexpr char kNonJsonHtml[] =
 
 // slow_drip_body writes this many body bytes per write.
 constexpr size_t kDripBytes = 8;
+
+RpcHttpRequest ToRpcRequest(const httplib::Request& req) {
+  RpcHttpRequest request;
+  request.method = req.method;
+  request.target = req.target;
+  request.body = req.body;
+  for (const auto& [name, value] : req.headers) {
+    request.headers.emplace_back(absl::AsciiStrToLower(name), value);
+  }
+  return request;
+}
 
 void SetReply(const RpcHttpReply& reply, httplib::Response& res) {
   res.status = reply.status;
@@ -118,7 +112,10 @@ std::unique_ptr<httplib::Server> MakeServer(const EmulatorOptions& options) {
 EmulatorServer::EmulatorServer(EmulatorOptions options, const Clock* clock)
     : options_(std::move(options)),
       state_(options_.seed),
-      rpc_(options_.access_key, clock, &state_, &ids_),
+      credential_settings_(options_.credentials),
+      issued_(&ids_),
+      imds_(clock, &credential_settings_, &issued_, &ids_, &stats_),
+      rpc_(options_.access_key, clock, &state_, &ids_, &credential_settings_, &issued_, &stats_),
       server_(MakeServer(options_)) {}
 
 EmulatorServer::~EmulatorServer() { Stop(); }
@@ -126,6 +123,9 @@ EmulatorServer::~EmulatorServer() { Stop(); }
 void EmulatorServer::Reset() {
   state_.Reset();
   rpc_.Reset();
+  credential_settings_.Reset();
+  issued_.Clear();
+  imds_.Reset();
   stats_.Reset();
   faults_.Clear();
 }
@@ -136,7 +136,11 @@ bool EmulatorServer::SleepUnlessStopping(absl::Duration d) {
 
 void EmulatorServer::ServeFault(const Fault& fault, const RpcHttpRequest& request,
                                 const httplib::Request& req, httplib::Response& res) {
-  stats_.RecordFault(PeekAction(request), FaultName(fault.kind));
+  const std::string action = PeekAction(request);
+  stats_.RecordFault(action, FaultName(fault.kind));
+  if (PeekVersion(request) == kStsApiVersion) {
+    stats_.RecordStsRequest(action, absl::StrCat("fault:", FaultName(fault.kind)));
+  }
   const std::string host = req.get_header_value("Host");
   auto gateway_error = [&](int status, const char* code, const char* message, bool json) {
     const std::string request_id = ids_.RequestId();
@@ -237,7 +241,56 @@ void EmulatorServer::ServeFault(const Fault& fault, const RpcHttpRequest& reques
           });
       return;
     }
+    case FaultKind::kImdsTimeout:
+    case FaultKind::kImdsHttp500:
+    case FaultKind::kImdsCodeNotSuccess:
+    case FaultKind::kImdsExpired:
+    case FaultKind::kImdsRepeat:
+    case FaultKind::kImdsFractionalExpiry:
+      // FaultInjector::Take never hands IMDS faults to RPC requests.
+      gateway_error(500, "InternalError", "emulator: an IMDS fault reached the RPC path", true);
+      return;
   }
+}
+
+void EmulatorServer::ServeImds(const RpcHttpRequest& request, httplib::Response& res) {
+  const absl::string_view path =
+      absl::string_view(request.target).substr(0, request.target.find('?'));
+  const absl::string_view kind = ImdsPathKindName(ClassifyImdsPath(path));
+  stats_.RecordImdsRequest(kind);
+  ImdsAnswer answer = ImdsAnswer::kNormal;
+  if (faults_.AnyArmed()) {
+    if (std::optional<Fault> fault = faults_.TakeImds(kind)) {
+      stats_.RecordImdsFault(FaultName(fault->kind));
+      switch (fault->kind) {
+        case FaultKind::kImdsTimeout:
+          // Held, then answered normally: a client with a shorter timeout sees none.
+          SleepUnlessStopping(fault->delay);
+          break;
+        case FaultKind::kImdsHttp500:
+          res.status = 500;
+          res.set_content("Internal Server Error", "text/plain;charset=utf-8");
+          return;
+        case FaultKind::kImdsCodeNotSuccess:
+          answer = ImdsAnswer::kCodeNotSuccess;
+          break;
+        case FaultKind::kImdsExpired:
+          answer = ImdsAnswer::kExpired;
+          break;
+        case FaultKind::kImdsRepeat:
+          answer = ImdsAnswer::kRepeat;
+          break;
+        case FaultKind::kImdsFractionalExpiry:
+          answer = ImdsAnswer::kFractionalExpiry;
+          break;
+        default:
+          break;  // TakeImds hands out IMDS faults only
+      }
+    }
+  }
+  const ImdsReply reply = imds_.Handle(request, answer);
+  res.status = reply.status;
+  res.set_content(reply.body, reply.content_type.c_str());
 }
 
 void EmulatorServer::RegisterHandlers() {
@@ -272,15 +325,37 @@ void EmulatorServer::RegisterHandlers() {
   server_->Delete("/_emulator/faults", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(absl::StrCat("{\"cleared\":", faults_.Clear(), "}"), "application/json");
   });
+  server_->Get("/_emulator/credentials", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(credential_settings_.Get().ToJson(), "application/json");
+  });
+  server_->Post(
+      "/_emulator/credentials", [this](const httplib::Request& req, httplib::Response& res) {
+        absl::StatusOr<CredentialSettings> updated = credential_settings_.Update(req.body);
+        if (!updated.ok()) return SetHookError(updated.status(), res);
+        res.set_content(updated->ToJson(), "application/json");
+      });
+
+  // The ECS metadata service lives under /latest/ (credentials.md §2); registered before the
+  // catch-all RPC handlers, which httplib tries in registration order.
+  auto imds = [this](const httplib::Request& req, httplib::Response& res) {
+    ServeImds(ToRpcRequest(req), res);
+  };
+  server_->Get("/latest/.*", imds);
+  server_->Put("/latest/.*", imds);
+  // httplib reads a PUT's body before routing and, without Content-Length, waits for EOF and
+  // then answers 400 — but clients send the token PUT bodiless and often without the header
+  // (curl -X PUT, libcurl's CURLOPT_CUSTOMREQUEST). Such PUTs are served before that read.
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "PUT" || !absl::StartsWith(req.path, "/latest/") ||
+        req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    ServeImds(ToRpcRequest(req), res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
 
   auto rpc = [this](const httplib::Request& req, httplib::Response& res) {
-    RpcHttpRequest request;
-    request.method = req.method;
-    request.target = req.target;
-    request.body = req.body;
-    for (const auto& [name, value] : req.headers) {
-      request.headers.emplace_back(absl::AsciiStrToLower(name), value);
-    }
+    const RpcHttpRequest request = ToRpcRequest(req);
     const bool hook = absl::StartsWith(req.target, "/_emulator/");
     if (!hook && faults_.AnyArmed()) {
       if (std::optional<Fault> fault = faults_.Take(PeekAction(request))) {
@@ -289,6 +364,7 @@ void EmulatorServer::RegisterHandlers() {
     }
     const RpcHttpReply reply = rpc_.Handle(request);
     if (!hook) stats_.RecordRequest(reply.action, reply.outcome);
+    if (!hook && reply.sts) stats_.RecordStsRequest(reply.action, reply.outcome);
     SetReply(reply, res);
   };
   server_->Get(".*", rpc);
@@ -333,6 +409,9 @@ absl::Status EmulatorServer::Start() {
   }
   if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate and a private key file");
+  }
+  if (absl::Status valid = ValidateCredentialSettings(options_.credentials); !valid.ok()) {
+    return valid;
   }
   if (!server_->is_valid()) {
     return absl::InvalidArgumentError(absl::StrCat("cannot load TLS certificate \"",

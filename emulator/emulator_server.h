@@ -1,8 +1,9 @@
-// EmulatorServer: the HTTP(S) face of the emulator. Serves the RPC endpoint (POST|GET /) and the
-// test hooks GET /_emulator/stats, POST /_emulator/reset and /_emulator/faults on a cpp-httplib
-// server with keep-alive, counting every accepted TCP connection and, with TLS, every full and
-// resumed handshake. Armed faults (fault_injector.h) replace or damage the next matching RPC
-// responses, down to the TCP level (README.md, "Fault injection").
+// EmulatorServer: the HTTP(S) face of the emulator. Serves the RPC endpoint (POST|GET /: the IoT
+// API and a fake STS), a fake ECS metadata service (/latest/*: IMDS) and the test hooks
+// GET /_emulator/stats, POST /_emulator/reset, /_emulator/faults and /_emulator/credentials on
+// a cpp-httplib server with keep-alive, counting every accepted TCP connection and, with TLS, every
+// full and resumed handshake. Armed faults (fault_injector.h) replace or damage the next matching
+// RPC responses, down to the TCP level (README.md, "Fault injection").
 //
 // Start() binds and serves on a background thread; Stop() (also run by the destructor) stops
 // accepting, cuts injected delays short, waits for in-flight connections to finish and joins.
@@ -18,13 +19,16 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "emulator/authenticator.h"
-#include "service/common/clock.h"
+#include "emulator/credential_settings.h"
 #include "emulator/emulator_state.h"
 #include "emulator/fault_injector.h"
 #include "emulator/id_generator.h"
+#include "emulator/imds_service.h"
+#include "emulator/issued_credentials.h"
 #include "emulator/rpc_service.h"
 #include "emulator/seed.pb.h"
 #include "emulator/stats.h"
+#include "service/common/clock.h"
 
 namespace httplib {
 class Server;
@@ -51,6 +55,9 @@ struct EmulatorOptions {
   // Both set: serve HTTPS with this PEM certificate (chain) and private key. Both empty: HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // IMDS and STS behaviour at start, and what POST /_emulator/reset restores.
+  // REQUIRES (checked by Start()): ValidateCredentialSettings(credentials).ok().
+  CredentialSettings credentials;
 };
 
 class EmulatorServer {
@@ -61,9 +68,9 @@ class EmulatorServer {
   EmulatorServer(const EmulatorServer&) = delete;
   EmulatorServer& operator=(const EmulatorServer&) = delete;
 
-  // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address or TLS files
-  // that cannot be loaded (or only one of them set), UNAVAILABLE if the bind fails,
-  // FAILED_PRECONDITION if already started.
+  // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address, TLS files
+  // that cannot be loaded (or only one of them set) or invalid credential settings, UNAVAILABLE if
+  // the bind fails, FAILED_PRECONDITION if already started.
   absl::Status Start();
   void Stop();
 
@@ -74,18 +81,23 @@ class EmulatorServer {
   const char* scheme() const { return tls() ? "https" : "http"; }
   bool tls() const { return !options_.tls_cert_file.empty(); }
 
-  // Restores the seed, zeroes the counters and disarms every fault (POST /_emulator/reset).
+  // Restores the seed and the start-up credential settings, forgets issued credentials and
+  // IMDS tokens, zeroes the counters and disarms every fault (POST /_emulator/reset).
   void Reset();
 
   EmulatorState& state() { return state_; }
   const EmulatorStats& stats() const { return stats_; }
   FaultInjector& faults() { return faults_; }
+  CredentialSettingsStore& credential_settings() { return credential_settings_; }
+  const IssuedCredentialStore& issued_credentials() const { return issued_; }
 
  private:
   void RegisterHandlers();
   // Answers (or fails to answer) one RPC request according to `fault`.
   void ServeFault(const Fault& fault, const RpcHttpRequest& request, const httplib::Request& req,
                   httplib::Response& res);
+  // Serves one /latest/* request, applying an armed imds_* fault.
+  void ServeImds(const RpcHttpRequest& request, httplib::Response& res);
   // Sleeps for `d` or until Stop(); false if cut short.
   bool SleepUnlessStopping(absl::Duration d);
 
@@ -95,6 +107,9 @@ class EmulatorServer {
   FaultInjector faults_;
   absl::Notification stopping_;
   IdGenerator ids_;
+  CredentialSettingsStore credential_settings_;
+  IssuedCredentialStore issued_;
+  ImdsService imds_;
   RpcService rpc_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

@@ -29,16 +29,34 @@ constexpr NamedFault kFaults[] = {
     {FaultKind::kXmlErrorBody, "xml_error_body"},
     {FaultKind::kSlowDripBody, "slow_drip_body"},
     {FaultKind::kThrottling, "throttling"},
+    {FaultKind::kImdsTimeout, "imds_timeout"},
+    {FaultKind::kImdsHttp500, "imds_http_500"},
+    {FaultKind::kImdsCodeNotSuccess, "imds_code_not_success"},
+    {FaultKind::kImdsExpired, "imds_expired"},
+    {FaultKind::kImdsRepeat, "imds_repeat"},
+    {FaultKind::kImdsFractionalExpiry, "imds_fractional_expiry"},
 };
 
 constexpr int64_t kDefaultDelayMs = 1000;
 constexpr int64_t kMaxDelayMs = 600000;
 
 bool UsesDelay(FaultKind kind) {
-  return kind == FaultKind::kDelay || kind == FaultKind::kSlowDripBody;
+  return kind == FaultKind::kDelay || kind == FaultKind::kSlowDripBody ||
+         kind == FaultKind::kImdsTimeout;
+}
+
+// IMDS kinds that bend the credentials answer, so apply to credentials requests only.
+bool CredentialsOnly(FaultKind kind) {
+  return kind == FaultKind::kImdsCodeNotSuccess || kind == FaultKind::kImdsExpired ||
+         kind == FaultKind::kImdsRepeat || kind == FaultKind::kImdsFractionalExpiry;
 }
 
 }  // namespace
+
+bool IsImdsFault(FaultKind kind) {
+  return kind == FaultKind::kImdsTimeout || kind == FaultKind::kImdsHttp500 ||
+         CredentialsOnly(kind);
+}
 
 absl::string_view FaultName(FaultKind kind) {
   for (const NamedFault& fault : kFaults) {
@@ -96,6 +114,17 @@ absl::StatusOr<Fault> ParseFault(absl::string_view json) {
     fault.delay = absl::Milliseconds(request.has_delay_ms() ? request.delay_ms() : kDefaultDelayMs);
   }
   fault.action = request.action();
+  if (IsImdsFault(fault.kind) && !fault.action.empty()) {
+    const bool credentials = fault.action == "credentials";
+    const bool other_kind = fault.action == "token" || fault.action == "role";
+    if (!credentials && (!other_kind || CredentialsOnly(fault.kind))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("fault: the action of ", request.fault(), " must be ",
+                       CredentialsOnly(fault.kind) ? "\"credentials\""
+                                                   : "\"token\", \"role\" or \"credentials\"",
+                       " (or empty)"));
+    }
+  }
   return fault;
 }
 
@@ -119,9 +148,19 @@ size_t FaultInjector::Clear() {
 }
 
 std::optional<Fault> FaultInjector::Take(absl::string_view action) {
+  return TakeMatching(false, action);
+}
+
+std::optional<Fault> FaultInjector::TakeImds(absl::string_view kind) {
+  return TakeMatching(true, kind);
+}
+
+std::optional<Fault> FaultInjector::TakeMatching(bool imds, absl::string_view action) {
   absl::MutexLock lock(&mu_);
   for (auto it = armed_.begin(); it != armed_.end(); ++it) {
+    if (IsImdsFault(it->kind) != imds) continue;
     if (!it->action.empty() && it->action != action) continue;
+    if (imds && CredentialsOnly(it->kind) && action != "credentials") continue;
     Fault taken = *it;
     if (it->count != Fault::kUntilCleared && --it->count == 0) {
       armed_.erase(it);

@@ -22,5 +22,12 @@ std::string IdGenerator::JobId() {
   return out;
 }
 
+std::string IdGenerator::RandomString(absl::string_view alphabet, size_t length) {
+  std::string out(length, ' ');
+  absl::MutexLock lock(&mu_);
+  for (char& c : out) c = alphabet[absl::Uniform<size_t>(gen_, 0, alphabet.size())];
+  return out;
+}
+
 }  // namespace emulator
 }  // namespace otaverify

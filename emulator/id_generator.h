@@ -1,5 +1,6 @@
 // Random identifiers in the service's shapes: RequestIds ("E4EA5B8A-0A9C-4E2B-...", upper-case
-// UUID-like) and JobIds (26 alphanumerics).
+// UUID-like), JobIds (26 alphanumerics), and the random strings that make up issued STS
+// credentials and IMDS tokens.
 //
 // Thread-safe: the generator is guarded by a mutex.
 #ifndef OTAVERIFY_EMULATOR_ID_GENERATOR_H_
@@ -9,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace otaverify {
@@ -18,6 +20,8 @@ class IdGenerator {
  public:
   std::string RequestId();
   std::string JobId();
+  // `length` characters drawn uniformly from `alphabet`. REQUIRES: !alphabet.empty().
+  std::string RandomString(absl::string_view alphabet, size_t length);
 
  private:
   absl::Mutex mu_;

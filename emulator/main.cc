@@ -13,10 +13,11 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "service/common/clock.h"
+#include "emulator/credential_settings.h"
 #include "emulator/emulator_server.h"
 #include "emulator/response.h"
 #include "emulator/seed.h"
+#include "service/common/clock.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:18080", "host:port to serve on; port 0 picks one");
 ABSL_FLAG(std::string, access_key_id, "emulator-access-key-id", "accepted AccessKeyId");
@@ -32,6 +33,26 @@ ABSL_FLAG(absl::Duration, keep_alive_timeout, absl::Seconds(10),
           "idle keep-alive connections are closed after this long");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain): serve HTTPS; needs --tls_key");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+// IMDS and STS (README.md, "Credentials: IMDS and STS"); POST /_emulator/credentials changes
+// them at run time, /_emulator/reset restores these.
+ABSL_FLAG(std::string, imds_hardened_mode, "optional",
+          "IMDS token mode: off (ignored), optional (checked if sent), required");
+ABSL_FLAG(std::string, imds_role_name, "EmulatorEcsRole", "the instance's RAM role name");
+ABSL_FLAG(int64_t, imds_credential_lifetime_seconds, 6 * 3600,
+          "lifetime of the STS credentials IMDS hands out");
+ABSL_FLAG(int64_t, imds_rotation_lead_seconds, 3600,
+          "IMDS serves the same credentials until this long before they expire");
+ABSL_FLAG(int64_t, sts_duration_seconds, 0,
+          "if > 0, every STS credential lives exactly this long whatever DurationSeconds says");
+ABSL_FLAG(int64_t, sts_min_duration_seconds, 900, "smallest DurationSeconds STS accepts");
+ABSL_FLAG(int64_t, sts_max_duration_seconds, 3600, "largest DurationSeconds STS accepts");
+ABSL_FLAG(std::string, oidc_token, "emulator-oidc-token",
+          "the OIDC token AssumeRoleWithOIDC accepts");
+ABSL_FLAG(std::string, role_arn, "acs:ram::1234567890123456:role/emulator-role",
+          "the RoleArn STS lets callers assume");
+ABSL_FLAG(std::string, oidc_provider_arn,
+          "acs:ram::1234567890123456:oidc-provider/emulator-oidc-provider",
+          "the OIDCProviderArn AssumeRoleWithOIDC accepts");
 
 namespace {
 
@@ -79,6 +100,28 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     Log(stderr, "error", "--tls_cert and --tls_key go together");
+    return 1;
+  }
+  absl::StatusOr<emu::ImdsHardenedMode> mode =
+      emu::ParseImdsHardenedMode(absl::GetFlag(FLAGS_imds_hardened_mode));
+  if (!mode.ok()) {
+    Log(stderr, "error", "bad --imds_hardened_mode", "error", mode.status().ToString());
+    return 1;
+  }
+  emu::CredentialSettings& credentials = options.credentials;
+  credentials.imds_hardened_mode = *mode;
+  credentials.imds_role_name = absl::GetFlag(FLAGS_imds_role_name);
+  credentials.imds_credential_lifetime =
+      absl::Seconds(absl::GetFlag(FLAGS_imds_credential_lifetime_seconds));
+  credentials.imds_rotation_lead = absl::Seconds(absl::GetFlag(FLAGS_imds_rotation_lead_seconds));
+  credentials.sts_duration_override = absl::Seconds(absl::GetFlag(FLAGS_sts_duration_seconds));
+  credentials.sts_min_duration = absl::Seconds(absl::GetFlag(FLAGS_sts_min_duration_seconds));
+  credentials.sts_max_duration = absl::Seconds(absl::GetFlag(FLAGS_sts_max_duration_seconds));
+  credentials.oidc_token = absl::GetFlag(FLAGS_oidc_token);
+  credentials.role_arn = absl::GetFlag(FLAGS_role_arn);
+  credentials.oidc_provider_arn = absl::GetFlag(FLAGS_oidc_provider_arn);
+  if (absl::Status valid = emu::ValidateCredentialSettings(credentials); !valid.ok()) {
+    Log(stderr, "error", "bad credential flags", "error", valid.ToString());
     return 1;
   }
   const std::string seed_path = absl::GetFlag(FLAGS_seed);

@@ -41,6 +41,17 @@ RpcHttpReply RpcService::Handle(const RpcHttpRequest& request) {
                 true, "");
   }
 
+  if (PeekVersion(request) == kStsApiVersion) {
+    reply.sts = true;
+    reply.action = PeekAction(request);
+    StsResult result = sts_.Handle(request, reply.action, reply.request_id);
+    reply.status = result.status;
+    reply.content_type = std::move(result.body.content_type);
+    reply.body = std::move(result.body.text);
+    reply.outcome = std::move(result.outcome);
+    return reply;
+  }
+
   AuthenticatedCall call;
   std::optional<ApiError> error = authenticator_.Authenticate(request, &call);
   reply.action = call.action;

@@ -1,6 +1,7 @@
-// RpcService: one RPC request in, one HTTP reply out — path check, authentication, action
-// dispatch, business rules, rendering. Independent of the HTTP library (EmulatorServer adapts
-// httplib to it).
+// RpcService: one RPC request in, one HTTP reply out — path check, product dispatch (Version
+// 2015-04-01 goes to the fake STS, sts_service.h; anything else is the IoT API),
+// authentication, action dispatch, business rules, rendering. Independent of the HTTP library
+// (EmulatorServer adapts httplib to it).
 //
 // Thread-safe. The clock, state and id generator must outlive the service.
 #ifndef OTAVERIFY_EMULATOR_RPC_SERVICE_H_
@@ -9,9 +10,13 @@
 #include <string>
 
 #include "emulator/authenticator.h"
-#include "service/common/clock.h"
+#include "emulator/credential_settings.h"
 #include "emulator/emulator_state.h"
 #include "emulator/id_generator.h"
+#include "emulator/issued_credentials.h"
+#include "emulator/stats.h"
+#include "emulator/sts_service.h"
+#include "service/common/clock.h"
 
 namespace otaverify {
 namespace emulator {
@@ -25,12 +30,21 @@ struct RpcHttpReply {
   // error Code.
   std::string action;
   std::string outcome;
+  bool sts = false;  // answered by the fake STS
 };
 
 class RpcService {
  public:
-  RpcService(AccessKey key, const Clock* clock, EmulatorState* state, IdGenerator* ids)
-      : authenticator_(std::move(key), clock), clock_(clock), state_(state), ids_(ids) {}
+  // `issued`: the STS credentials the IoT API accepts besides `key`, and where STS puts the
+  // ones it issues. `stats` gets credentials_issued.
+  RpcService(AccessKey key, const Clock* clock, EmulatorState* state, IdGenerator* ids,
+             const CredentialSettingsStore* settings, IssuedCredentialStore* issued,
+             EmulatorStats* stats)
+      : authenticator_(std::move(key), clock, issued),
+        clock_(clock),
+        state_(state),
+        ids_(ids),
+        sts_(&authenticator_, clock, settings, issued, stats) {}
 
   RpcHttpReply Handle(const RpcHttpRequest& request);
 
@@ -42,6 +56,7 @@ class RpcService {
   const Clock* const clock_;
   EmulatorState* const state_;
   IdGenerator* const ids_;
+  StsService sts_;
 };
 
 }  // namespace emulator

@@ -43,6 +43,29 @@ void EmulatorStats::RecordFault(absl::string_view action, absl::string_view name
   Bump(&faults_, name);
 }
 
+void EmulatorStats::RecordImdsRequest(absl::string_view kind) {
+  absl::MutexLock lock(&mu_);
+  Bump(&imds_, kind);
+}
+
+void EmulatorStats::RecordImdsFault(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  Bump(&faults_, name);
+}
+
+void EmulatorStats::RecordStsRequest(absl::string_view action, absl::string_view outcome) {
+  absl::MutexLock lock(&mu_);
+  std::string key(action.empty() ? "none" : action);
+  if (sts_.count(key) == 0 && sts_.size() >= kMaxKeys) key = "other";
+  Bump(&sts_[key], outcome);
+}
+
+void EmulatorStats::RecordCredentialsIssued(absl::string_view source) {
+  absl::MutexLock lock(&mu_);
+  ++credentials_issued_;
+  Bump(&issued_by_source_, source);
+}
+
 void EmulatorStats::SetTlsSource(std::function<TlsHandshakeCounts()> source) {
   tls_source_ = std::move(source);
 }
@@ -55,6 +78,10 @@ void EmulatorStats::Reset() {
   by_action_.clear();
   by_outcome_.clear();
   faults_.clear();
+  imds_.clear();
+  sts_.clear();
+  credentials_issued_ = 0;
+  issued_by_source_.clear();
   tls_baseline_ = tls;
 }
 
@@ -67,6 +94,10 @@ StatsSnapshot EmulatorStats::Snapshot() const {
   out.requests_by_action = by_action_;
   out.requests_by_outcome = by_outcome_;
   out.faults_injected = faults_;
+  out.imds_requests = imds_;
+  out.sts_requests = sts_;
+  out.credentials_issued = credentials_issued_;
+  out.credentials_issued_by_source = issued_by_source_;
   out.tls_handshakes_full = tls.full - tls_baseline_.full;
   out.tls_handshakes_resumed = tls.resumed - tls_baseline_.resumed;
   return out;
@@ -82,6 +113,19 @@ std::string EmulatorStats::ToJson() const {
       .Obj("requests_by_action", CountsDoc(snapshot.requests_by_action))
       .Obj("requests_by_outcome", CountsDoc(snapshot.requests_by_outcome))
       .Obj("faults_injected", CountsDoc(snapshot.faults_injected));
+  // The credential counters appear once there is something to count, so the body of an
+  // emulator used for the IoT API only stays what it was (README.md: absent = all zero).
+  if (!snapshot.imds_requests.empty() || !snapshot.sts_requests.empty() ||
+      snapshot.credentials_issued != 0) {
+    Doc sts;
+    for (const auto& [action, outcomes] : snapshot.sts_requests) {
+      sts.Obj(action, CountsDoc(outcomes));
+    }
+    doc.Obj("imds_requests", CountsDoc(snapshot.imds_requests))
+        .Obj("sts_requests", std::move(sts))
+        .Int("credentials_issued", snapshot.credentials_issued)
+        .Obj("credentials_issued_by_source", CountsDoc(snapshot.credentials_issued_by_source));
+  }
   return doc.ToJson();
 }
 

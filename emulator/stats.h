@@ -2,7 +2,9 @@
 // the emulator saw — real TCP connections accepted (to check connection reuse), requests by
 // action and by outcome ("success", the error Code, or "fault:<name>"), faults injected by name,
 // and — when serving TLS — full and resumed handshakes, so a test can prove a client reuses TLS
-// connections and sessions.
+// connections and sessions. For the credential sources: IMDS requests by path kind, STS
+// requests by action and outcome, and STS credentials issued (by IMDS, AssumeRoleWithOIDC or
+// AssumeRole), so a test can prove exactly one upstream credential fetch.
 //
 // Thread-safe: the connection counter is atomic (bumped on the accept thread), the maps are
 // guarded by a mutex. Map keys come from requests, so their number is capped. The TLS counters
@@ -31,6 +33,11 @@ struct StatsSnapshot {
   std::map<std::string, int64_t> faults_injected;
   int64_t tls_handshakes_full = 0;
   int64_t tls_handshakes_resumed = 0;
+  std::map<std::string, int64_t> imds_requests;  // "token", "role", "credentials", "other"
+  // action -> outcome ("success", the error Code, "fault:<name>") -> count
+  std::map<std::string, std::map<std::string, int64_t>> sts_requests;
+  int64_t credentials_issued = 0;
+  std::map<std::string, int64_t> credentials_issued_by_source;  // "imds", "AssumeRole", ...
 };
 
 // Cumulative handshake counts since the server started.
@@ -50,6 +57,13 @@ class EmulatorStats {
   // A faulted request: counted as a request with outcome "fault:<name>" and under
   // faults_injected.
   void RecordFault(absl::string_view action, absl::string_view name);
+  // An IMDS request (any outcome), by path kind; not counted in requests_total.
+  void RecordImdsRequest(absl::string_view kind);
+  // An IMDS request answered by an armed fault: counted under faults_injected.
+  void RecordImdsFault(absl::string_view name);
+  // An STS request, in addition to RecordRequest / RecordFault.
+  void RecordStsRequest(absl::string_view action, absl::string_view outcome);
+  void RecordCredentialsIssued(absl::string_view source);
   // REQUIRES: called before the server starts serving, at most once. `source` must be
   // thread-safe and outlive the stats.
   void SetTlsSource(std::function<TlsHandshakeCounts()> source);
@@ -66,6 +80,10 @@ class EmulatorStats {
   std::map<std::string, int64_t> by_action_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> by_outcome_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> faults_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> imds_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, int64_t>> sts_ ABSL_GUARDED_BY(mu_);
+  int64_t credentials_issued_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> issued_by_source_ ABSL_GUARDED_BY(mu_);
   std::function<TlsHandshakeCounts()> tls_source_;  // immutable once serving
   TlsHandshakeCounts tls_baseline_ ABSL_GUARDED_BY(mu_);
 };
