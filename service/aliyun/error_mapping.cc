@@ -95,11 +95,12 @@ ErrorClass ClassifyIotFamily(absl::string_view code) {
   if (ContainsAny(code, {"Permission", "Deny", "Forbidden"})) {
     return {StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED", false};
   }
-  if (ContainsAny(code, {"SystemException", "Busy", "Timeout"})) {
-    return {StatusCode::kUnavailable, "UPSTREAM_SYSTEM_ERROR", true};
-  }
+  // Before the transient words: "InvalidTimeoutInMinutes" is a bad argument, not a timeout.
   if (ContainsAny(code, {"Invalid", "Format", "Illegal", "Missing", "Exceed", "TooLong"})) {
     return {StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false};
+  }
+  if (ContainsAny(code, {"SystemException", "Busy", "Timeout"})) {
+    return {StatusCode::kUnavailable, "UPSTREAM_SYSTEM_ERROR", true};
   }
   // The service understood the request and refused it in its current state.
   return {StatusCode::kFailedPrecondition, "UPSTREAM_BUSINESS_ERROR", false};
@@ -138,13 +139,18 @@ std::string XmlElement(absl::string_view body, absl::string_view tag) {
 
 }  // namespace
 
-absl::Status GatewayError(StatusCode code, absl::string_view message, absl::string_view reason,
-                          absl::string_view action) {
+absl::Status GatewayError(
+    StatusCode code, absl::string_view message, absl::string_view reason,
+    absl::string_view action,
+    std::initializer_list<std::pair<absl::string_view, absl::string_view>> metadata) {
   absl::Status status(code, message);
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));
   info.set_domain(kErrorDomain);
   if (!action.empty()) (*info.mutable_metadata())["action"] = std::string(action);
+  for (const auto& [key, value] : metadata) {
+    if (!value.empty()) (*info.mutable_metadata())[std::string(key)] = std::string(value);
+  }
   SetDetail(status, info);
   return status;
 }
@@ -172,17 +178,19 @@ ErrorClass ClassifyUpstreamError(int http_status, absl::string_view code) {
   return ClassifyByHttpStatus(http_status);
 }
 
-UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view action) {
+UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext& context) {
+  const absl::string_view action = context.action;
   UpstreamReply reply;
   aliyun::iot::v1::Envelope envelope;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  const bool json = google::protobuf::util::JsonStringToMessage(response.body, &envelope, options).ok();
+  const bool json =
+      google::protobuf::util::JsonStringToMessage(response.body, &envelope, options).ok();
   if (json) {
     reply.request_id = envelope.request_id();
     reply.code = envelope.code();
-    reply.message = envelope.error_message().empty() ? envelope.message()
-                                                     : envelope.error_message();
+    reply.message =
+        envelope.error_message().empty() ? envelope.message() : envelope.error_message();
   } else {
     reply.request_id = XmlElement(response.body, "RequestId");
     reply.code = XmlElement(response.body, "Code");
@@ -193,6 +201,10 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view 
       !(envelope.has_success() && !envelope.success())) {
     return reply;  // success
   }
+  // Redacted after parsing, so an escaped form in the body ("\/") cannot slip through.
+  if (context.credentials != nullptr) {
+    reply.message = RedactSecrets(std::move(reply.message), *context.credentials);
+  }
 
   ErrorClass error_class;
   std::string message;
@@ -200,30 +212,37 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view 
     error_class = ClassifyUpstreamError(response.status, reply.code);
     message = absl::StrCat("upstream ", action, " failed: ", reply.code,
                            reply.message.empty() ? "" : ": ", reply.message);
+    if (reply.code == "SignatureNonceUsed" && !context.idempotent) {
+      // Every attempt has a fresh nonce, so this nonce was seen before: an earlier copy of
+      // this very request reached the service (libcurl re-sends once on a connection that
+      // died), and may have been processed.
+      error_class = {StatusCode::kUnknown, "UPSTREAM_OUTCOME_UNKNOWN", false};
+      absl::StrAppend(&message, " (an earlier copy may have been processed: check before retrying)");
+    }
   } else if (http_ok) {
     // A 2xx we cannot read: the upstream may have acted on it.
     error_class = {StatusCode::kUnknown, "UPSTREAM_MALFORMED_RESPONSE", false};
     message = absl::StrCat("upstream ", action, " answered HTTP ", response.status,
-                           json ? " with Success false and no Code" : " with a body that is not JSON");
+                           json ? " with Success false and no Code"
+                                : " with a body that is not JSON");
   } else {
     error_class = ClassifyByHttpStatus(response.status);
     message = absl::StrCat("upstream ", action, " answered HTTP ", response.status);
   }
-  reply.status = GatewayError(error_class.code, message, error_class.reason, action);
-  google::rpc::ErrorInfo info = *GetDetail<google::rpc::ErrorInfo>(reply.status);
-  auto& metadata = *info.mutable_metadata();
-  metadata["http_status"] = absl::StrCat(response.status);
-  if (!reply.code.empty()) metadata["upstream_code"] = reply.code;
-  if (!reply.message.empty()) metadata["upstream_message"] = reply.message;
-  if (!reply.request_id.empty()) metadata["upstream_request_id"] = reply.request_id;
-  SetDetail(reply.status, info);
+  const std::string http_status = absl::StrCat(response.status);
+  reply.status = GatewayError(error_class.code, message, error_class.reason, action,
+                              {{"http_status", http_status},
+                               {"upstream_code", reply.code},
+                               {"upstream_message", reply.message},
+                               {"upstream_request_id", reply.request_id}});
   if (error_class.retryable) AddRetryInfo(reply.status, absl::Seconds(1));
   return reply;
 }
 
-absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view action,
-                                 bool idempotent) {
+absl::Status MapTransportFailure(const absl::Status& failure, const ReplyContext& context) {
+  const absl::string_view action = context.action;
   const std::string detail = absl::StrCat("upstream ", action, ": ", failure.message());
+  const bool safe_to_resend = context.idempotent || WasNotSent(failure);
   absl::Status status;
   switch (failure.code()) {
     case StatusCode::kUnavailable:
@@ -236,22 +255,22 @@ absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view 
     case StatusCode::kResourceExhausted:
       return GatewayError(StatusCode::kInternal, detail, "UPSTREAM_RESPONSE_TOO_LARGE", action);
     case StatusCode::kDeadlineExceeded:
-      if (idempotent) {
+      if (safe_to_resend) {
         return GatewayError(StatusCode::kDeadlineExceeded, detail, "UPSTREAM_TIMEOUT", action);
       }
       return GatewayError(StatusCode::kDeadlineExceeded,
-                           absl::StrCat(detail, " (the request was sent: check before retrying)"),
-                           "UPSTREAM_OUTCOME_UNKNOWN", action);
+                          absl::StrCat(detail, " (the request was sent: check before retrying)"),
+                          "UPSTREAM_OUTCOME_UNKNOWN", action);
     default:
-      if (idempotent) {
-        status = GatewayError(StatusCode::kUnavailable, detail, "UPSTREAM_CONNECTION_FAILED",
-                               action);
+      if (safe_to_resend) {
+        status =
+            GatewayError(StatusCode::kUnavailable, detail, "UPSTREAM_CONNECTION_FAILED", action);
         AddRetryInfo(status, absl::Seconds(1));
         return status;
       }
       return GatewayError(StatusCode::kUnknown,
-                           absl::StrCat(detail, " (the request was sent: check before retrying)"),
-                           "UPSTREAM_OUTCOME_UNKNOWN", action);
+                          absl::StrCat(detail, " (the request was sent: check before retrying)"),
+                          "UPSTREAM_OUTCOME_UNKNOWN", action);
   }
 }
 

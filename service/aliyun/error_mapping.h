@@ -7,11 +7,14 @@
 #ifndef OTAVERIFY_SERVICE_ALIYUN_ERROR_MAPPING_H_
 #define OTAVERIFY_SERVICE_ALIYUN_ERROR_MAPPING_H_
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "service/credentials/credentials.h"
 #include "service/transport/http_transport.h"
 
 namespace otaverify {
@@ -29,6 +32,18 @@ struct ErrorClass {
 // unknown other codes by HTTP status. Never fails.
 ErrorClass ClassifyUpstreamError(int http_status, absl::string_view code);
 
+// How to read one upstream answer.
+struct ReplyContext {
+  absl::string_view action;
+  // Whether the action may be re-sent blindly. For a create, an answer or failure that leaves
+  // open whether the request was processed is UNKNOWN (UPSTREAM_OUTCOME_UNKNOWN), never a
+  // plain "retry".
+  bool idempotent = false;
+  // When set, its secret and token are redacted from every upstream text (an upstream may
+  // echo what was signed: a V1 string to sign holds the token).
+  const Credentials* credentials = nullptr;
+};
+
 // What an upstream answer said, read tolerantly from JSON (or an XML <Error> body).
 struct UpstreamReply {
   std::string request_id;
@@ -39,17 +54,17 @@ struct UpstreamReply {
   // upstream_message, upstream_request_id) and RetryInfo when retryable.
   absl::Status status;
 };
-UpstreamReply ReadUpstreamReply(const HttpResponse& response, absl::string_view action);
+UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext& context);
 
-// A transport failure (see http_transport.h) as the caller should see it. `idempotent` says
-// whether the action may be re-sent blindly: for a create, a failure after sending means the
-// job may exist (UNKNOWN, reason UPSTREAM_OUTCOME_UNKNOWN).
-absl::Status MapTransportFailure(const absl::Status& failure, absl::string_view action,
-                                 bool idempotent);
+// A transport failure (see http_transport.h) as the caller should see it.
+absl::Status MapTransportFailure(const absl::Status& failure, const ReplyContext& context);
 
-// An error of the gateway's own making with its ErrorInfo (reason, domain, action).
-absl::Status GatewayError(absl::StatusCode code, absl::string_view message,
-                          absl::string_view reason, absl::string_view action);
+// An error of the gateway's own making with its ErrorInfo (reason, domain, action, and
+// `metadata`).
+absl::Status GatewayError(
+    absl::StatusCode code, absl::string_view message, absl::string_view reason,
+    absl::string_view action,
+    std::initializer_list<std::pair<absl::string_view, absl::string_view>> metadata = {});
 
 // Adds a google.rpc.RetryInfo telling the caller when to try again.
 void AddRetryInfo(absl::Status& status, absl::Duration delay);

@@ -98,15 +98,23 @@ absl::Status TransferFailure(CURLcode code, Transfer& t) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-      return absl::UnavailableError(absl::StrCat("connect failed: ", what));
+      return NotSent(absl::UnavailableError(absl::StrCat("connect failed: ", what)));
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
-      return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", what));
+      return NotSent(absl::UnavailableError(absl::StrCat("TLS handshake failed: ", what)));
     case CURLE_OPERATION_TIMEDOUT:
-      if (sent == 0) return absl::UnavailableError(absl::StrCat("connect timed out: ", what));
+      if (sent == 0) {
+        // Either the connect phase timed out, or the whole budget went by waiting for a free
+        // connection: the caller's time is up in the second case, not the upstream's fault.
+        if (InfoTime(t.easy, CURLINFO_TOTAL_TIME_T) + absl::Milliseconds(1) >= t.request.timeout) {
+          return NotSent(absl::DeadlineExceededError(
+              absl::StrCat("no connection in time, nothing was sent: ", what)));
+        }
+        return NotSent(absl::UnavailableError(absl::StrCat("connect timed out: ", what)));
+      }
       return absl::DeadlineExceededError(absl::StrCat("timed out: ", what));
     case CURLE_WRITE_ERROR:
       if (t.too_large) {
@@ -117,7 +125,7 @@ absl::Status TransferFailure(CURLcode code, Transfer& t) {
     default:
       break;
   }
-  if (sent == 0) return absl::UnavailableError(absl::StrCat("nothing sent: ", what));
+  if (sent == 0) return NotSent(absl::UnavailableError(absl::StrCat("nothing sent: ", what)));
   return absl::UnknownError(absl::StrCat("failed after sending: ", what));
 }
 
@@ -165,13 +173,13 @@ class CurlTransport::Impl {
       if (!stopping_) {
         queue_.push_back(std::move(transfer));
         transfer = nullptr;
+        // Under the lock: once stopping_ is set the multi handle may be gone.
+        curl_multi_wakeup(multi_);
       }
     }
     if (transfer != nullptr) {
-      std::move(transfer->done)(absl::CancelledError("transport is shutting down"));
-      return id;
+      std::move(transfer->done)(NotSent(absl::CancelledError("transport is shutting down")));
     }
-    curl_multi_wakeup(multi_);
     return id;
   }
 
@@ -184,16 +192,15 @@ class CurlTransport::Impl {
       if (queued != queue_.end()) {
         not_started = std::move(*queued);
         queue_.erase(queued);
-      } else {
+      } else if (!stopping_) {
         cancels_.push_back(id);
+        curl_multi_wakeup(multi_);
       }
     }
     if (not_started != nullptr) {
       cancelled_.fetch_add(1, std::memory_order_relaxed);
-      std::move(not_started->done)(absl::CancelledError("cancelled before it was sent"));
-      return;
+      std::move(not_started->done)(NotSent(absl::CancelledError("cancelled before it was sent")));
     }
-    curl_multi_wakeup(multi_);
   }
 
   Stats GetStats() const {

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -50,11 +52,22 @@ struct HttpResponse {
 
 // Transport failures are absl::Status values with these codes:
 //   UNAVAILABLE        nothing was sent (connect, DNS, TLS): safe to retry.
-//   DEADLINE_EXCEEDED  the attempt ran out of time; the request may have been processed.
+//   DEADLINE_EXCEEDED  the attempt ran out of time; the request may have been processed
+//                      unless WasNotSent() (no connection became free in time).
 //   UNKNOWN            failed after sending (reset, truncated reply): outcome unknown.
 //   RESOURCE_EXHAUSTED the response body exceeded the size cap.
 //   CANCELLED          Cancel() was called, or the transport shut down, before the transfer
 //                      finished.
+
+// Marks a failure whose request never left the gateway, so it is safe to send again.
+inline constexpr char kNotSentPayload[] = "otaverify/transport/not-sent";
+inline absl::Status NotSent(absl::Status failure) {
+  failure.SetPayload(kNotSentPayload, absl::Cord("1"));
+  return failure;
+}
+inline bool WasNotSent(const absl::Status& failure) {
+  return failure.GetPayload(kNotSentPayload).has_value();
+}
 
 using HttpCallback = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
 
@@ -64,8 +77,10 @@ using TransferId = uint64_t;
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  // Sends `request`; `done` runs exactly once, on a transport thread, and must not block. It
-  // may run before Send returns.
+  // Sends `request`; `done` runs exactly once and must not block. It runs on a transport
+  // thread, except for a transfer that never started (cancelled while queued, or sent to a
+  // transport shutting down): then it runs on the thread calling Send or Cancel, possibly
+  // before Send returns.
   virtual TransferId Send(HttpRequest request, HttpCallback done) = 0;
   // Aborts the transfer if it has not finished: its connection is dropped and `done` runs with
   // CANCELLED. A no-op for a finished or unknown id. Never blocks.

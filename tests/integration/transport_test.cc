@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -215,6 +216,38 @@ TEST(TransportDeadlines, ShortDeadlineAgainstSlowUpstreamAbortsTheTransfer) {
   EXPECT_EQ(harness.Stat("connections_accepted"), connections_before + 3);
 }
 
+TEST(TransportCancellation, CallerCancellingAbortsTheUpstreamTransfer) {
+  Harness harness;
+  ASSERT_TRUE(harness.StartEmulator().ok());
+  ASSERT_TRUE(harness.StartGateway().ok());
+  ASSERT_TRUE(harness.Create(Harness::DemoRequest("demo-firmware-1")).status.ok());
+  const double connections_before = harness.Stat("connections_accepted");  // +1: the stats call
+  ASSERT_TRUE(harness.ArmFault("delay", 1, 2000).ok());
+
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::CreateVerifyJobRequest request = Harness::DemoRequest("demo-firmware-2");
+  v1::CreateVerifyJobResponse response;
+  absl::Notification done;
+  grpc::Status status;
+  harness.stub().async()->CreateVerifyJob(&context, &request, &response, [&](grpc::Status s) {
+    status = s;
+    done.Notify();
+  });
+  absl::SleepFor(absl::Milliseconds(200));  // the transfer is waiting on the slow upstream
+  context.TryCancel();
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+
+  // Only an aborted transfer drops its connection: then the next call needs a new one
+  // (besides the fault request's and this stats request's own). A transfer left running would
+  // have finished after 2 s and returned its connection to the pool.
+  absl::SleepFor(absl::Milliseconds(2500));
+  ASSERT_TRUE(harness.Create(Harness::DemoRequest("demo-firmware-3")).status.ok());
+  EXPECT_EQ(harness.Stat("connections_accepted"), connections_before + 3);
+  EXPECT_THAT(harness.gateway().Output(), HasSubstr("\"grpc_code\":\"CANCELLED\""));
+}
+
 TEST(TransportShutdown, CancelledCallDoesNotDelayShutdown) {
   Harness harness;
   ASSERT_TRUE(harness.StartEmulator().ok());
@@ -229,24 +262,27 @@ TEST(TransportShutdown, CancelledCallDoesNotDelayShutdown) {
                                           [&](grpc::Status) { done = true; });
   absl::SleepFor(absl::Milliseconds(200));  // the call is waiting on the upstream
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> exit_status = harness.gateway().Stop(SIGTERM, absl::Seconds(8));
+  // The upstream would answer after 10 s; the grace is 200 ms. Allow generous slack for a
+  // loaded machine, far below the 10 s an unaborted transfer would hold shutdown.
+  absl::StatusOr<int> exit_status = harness.gateway().Stop(SIGTERM, absl::Seconds(5));
   const absl::Duration took = absl::Now() - start;
-  ASSERT_TRUE(exit_status.ok()) << "gateway still running after SIGTERM";
+  ASSERT_TRUE(exit_status.ok()) << "gateway still running 5 s after SIGTERM";
   EXPECT_EQ(*exit_status, 0);
-  EXPECT_LT(took, absl::Seconds(8));
   std::cout << "shutdown with a call stuck upstream took " << took << std::endl;
-  while (!done) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 500 && !done; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(done) << "the client never saw its call end";
 }
 
 TEST(TransportBackPressure, OverCapacityCallsFailFastAndMemoryStaysBounded) {
   constexpr int kCalls = 3000;
-  constexpr int kMaxInFlight = 32;
+  constexpr int kMaxInFlight = 512;  // queued behind 8 upstream connections
   Harness harness;
   ASSERT_TRUE(harness.StartEmulator({"--seed=" + Harness::WriteLoadSeed(kCalls)}).ok());
   ASSERT_TRUE(harness.StartGateway({absl::StrCat("--max_in_flight=", kMaxInFlight)}).ok());
   const long rss_before = ::otaverify::testing::PeakRssKib(harness.gateway().pid());
-  // A slow upstream: every answer takes 1 s, so the in-flight places stay taken.
-  ASSERT_TRUE(harness.ArmFault("delay", -1, 1000).ok());
+  // A slow upstream: every answer takes 50 ms, 8 at a time, so admitted calls queue for
+  // seconds and the in-flight places stay taken.
+  ASSERT_TRUE(harness.ArmFault("delay", -1, 50).ok());
   LoadResult load = RunLoad(harness, kCalls, kCalls, Harness::LoadRequest);
   const long rss_after = ::otaverify::testing::PeakRssKib(harness.gateway().pid());
   std::cout << kCalls << " simultaneous calls, " << kMaxInFlight << " in flight allowed: "
@@ -255,7 +291,7 @@ TEST(TransportBackPressure, OverCapacityCallsFailFastAndMemoryStaysBounded) {
             << load.slowest["OK"] << "; gateway peak RSS " << rss_before << " KiB before, "
             << rss_after << " KiB after" << std::endl;
   EXPECT_EQ(load.Count("OK") + load.Count("UNAVAILABLE GATEWAY_OVERLOADED"), kCalls);
-  EXPECT_GE(load.Count("UNAVAILABLE GATEWAY_OVERLOADED"), kCalls - 10 * kMaxInFlight);
+  EXPECT_GE(load.Count("UNAVAILABLE GATEWAY_OVERLOADED"), kCalls - 2 * kMaxInFlight);
   // Rejected calls never reached the upstream.
   EXPECT_EQ(harness.Stat("requests_total"), load.Count("OK"));
 }

@@ -198,6 +198,28 @@ TEST(CurlTransport, ServerClosingAKeptAliveConnectionIsSurvived) {
   EXPECT_GE(server.connections(), kCalls);
 }
 
+TEST(CurlTransport, RequestOnAKeptAliveConnectionTheServerDropsIsSentAgain) {
+  // The first connection answers one request, then reads the next and closes without an
+  // answer, as a server does when its idle timeout fires just as a reused connection sends.
+  std::atomic<int> connection_index{0};
+  std::atomic<int> requests{0};
+  LoopbackServer server([&](int fd) {
+    const bool first = connection_index.fetch_add(1) == 0;
+    while (ReadRequestHead(fd)) {
+      const int n = requests.fetch_add(1) + 1;
+      if (first && n == 2) return;  // closes unanswered
+      WriteAll(fd, HttpResponseText(200, "{}"));
+    }
+  });
+  auto transport = NewTransport();
+  ASSERT_TRUE(SendAndWait(*transport, Post(server.url())).ok());
+  auto second = SendAndWait(*transport, Post(server.url()));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(requests.load(), 3);  // the dropped one was sent again on a new connection
+  EXPECT_EQ(server.connections(), 2);
+}
+
 TEST(CurlTransport, DestroyingTheTransportFailsWhatIsPendingWithCancelled) {
   LoopbackServer server([](int fd) {
     ReadRequestHead(fd);

@@ -70,6 +70,8 @@ constexpr Row kTable[] = {
     {200, "iot.ota.InvalidFirmwareFormat", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
     {200, "iot.ota.OperationPermissionDeny", StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED", false},
     {200, "iot.ota.ServerBusy", StatusCode::kUnavailable, "UPSTREAM_SYSTEM_ERROR", true},
+    {200, "iot.ota.InvalidTimeoutInMinutes", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
+    {200, "iot.ota.TimeoutInMinutesIllegal", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
     {200, "iot.ota.JobStatusConflict", StatusCode::kFailedPrecondition, "UPSTREAM_BUSINESS_ERROR", false},
     // Undocumented gateway-layer codes, by HTTP status.
     {400, "Whatever", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
@@ -101,7 +103,7 @@ HttpResponse Response(int status, std::string body) {
 
 TEST(ReadUpstreamReply, SuccessIsOk) {
   const UpstreamReply reply = ReadUpstreamReply(
-      Response(200, R"({"RequestId":"R1","Success":true,"Data":{"JobId":"J"}})"), "A");
+      Response(200, R"({"RequestId":"R1","Success":true,"Data":{"JobId":"J"}})"), {"A"});
   EXPECT_TRUE(reply.status.ok());
   EXPECT_EQ(reply.request_id, "R1");
 }
@@ -109,7 +111,7 @@ TEST(ReadUpstreamReply, SuccessIsOk) {
 TEST(ReadUpstreamReply, BusinessErrorOnHttp200IsAnError) {
   const UpstreamReply reply = ReadUpstreamReply(
       Response(200, R"({"RequestId":"R2","Success":false,"Code":"iot.prod.NotExistedProduct","ErrorMessage":"no such product"})"),
-      "CreateOTAVerifyJob");
+      {"CreateOTAVerifyJob"});
   EXPECT_THAT(reply.status, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(reply.request_id, "R2");
   auto info = GetDetail<google::rpc::ErrorInfo>(reply.status);
@@ -125,14 +127,14 @@ TEST(ReadUpstreamReply, BusinessErrorOnHttp200IsAnError) {
 
 TEST(ReadUpstreamReply, SuccessFalseWithoutCodeIsUnknown) {
   const UpstreamReply reply =
-      ReadUpstreamReply(Response(200, R"({"RequestId":"R","Success":false})"), "A");
+      ReadUpstreamReply(Response(200, R"({"RequestId":"R","Success":false})"), {"A"});
   EXPECT_THAT(reply.status, StatusIs(StatusCode::kUnknown));
 }
 
 TEST(ReadUpstreamReply, GatewayLayerThrottlingOn400IsRetryableExhaustion) {
   const UpstreamReply reply = ReadUpstreamReply(
       Response(400, R"({"RequestId":"R3","HostId":"h","Code":"Throttling.User","Message":"slow down"})"),
-      "A");
+      {"A"});
   EXPECT_THAT(reply.status, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_TRUE(GetDetail<google::rpc::RetryInfo>(reply.status).has_value());
   EXPECT_EQ(ErrorReason(reply.status), "UPSTREAM_THROTTLED");
@@ -143,39 +145,73 @@ TEST(ReadUpstreamReply, XmlErrorBodyIsRead) {
       Response(400,
                "<?xml version=\"1.0\"?><Error><RequestId>RX</RequestId><Code>SignatureDoesNotMatch"
                "</Code><Message>nope</Message></Error>"),
-      "A");
+      {"A"});
   EXPECT_THAT(reply.status, StatusIs(StatusCode::kInternal));
   EXPECT_EQ(reply.request_id, "RX");
   EXPECT_EQ(reply.code, "SignatureDoesNotMatch");
 }
 
 TEST(ReadUpstreamReply, NonJsonErrorPageMapsByHttpStatus) {
-  EXPECT_THAT(ReadUpstreamReply(Response(502, "<html>bad gateway</html>"), "A").status,
+  EXPECT_THAT(ReadUpstreamReply(Response(502, "<html>bad gateway</html>"), {"A"}).status,
               StatusIs(StatusCode::kUnavailable));
-  EXPECT_THAT(ReadUpstreamReply(Response(200, "garbage"), "A").status,
+  EXPECT_THAT(ReadUpstreamReply(Response(200, "garbage"), {"A"}).status,
               StatusIs(StatusCode::kUnknown));
 }
 
 TEST(MapTransportFailure, NothingSentIsUnavailableWithRetryInfo) {
-  const absl::Status s = MapTransportFailure(absl::UnavailableError("refused"), "A", false);
+  const absl::Status s = MapTransportFailure(absl::UnavailableError("refused"), {"A", false});
   EXPECT_THAT(s, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(ErrorReason(s), "UPSTREAM_UNREACHABLE");
   EXPECT_TRUE(GetDetail<google::rpc::RetryInfo>(s).has_value());
 }
 
 TEST(MapTransportFailure, CreateFailingAfterSendIsOutcomeUnknown) {
-  EXPECT_EQ(ErrorReason(MapTransportFailure(absl::UnknownError("reset"), "A", false)),
+  EXPECT_EQ(ErrorReason(MapTransportFailure(absl::UnknownError("reset"), {"A", false})),
             "UPSTREAM_OUTCOME_UNKNOWN");
-  EXPECT_THAT(MapTransportFailure(absl::UnknownError("reset"), "A", false),
+  EXPECT_THAT(MapTransportFailure(absl::UnknownError("reset"), {"A", false}),
               StatusIs(StatusCode::kUnknown));
-  EXPECT_EQ(ErrorReason(MapTransportFailure(absl::DeadlineExceededError("t"), "A", false)),
+  EXPECT_EQ(ErrorReason(MapTransportFailure(absl::DeadlineExceededError("t"), {"A", false})),
             "UPSTREAM_OUTCOME_UNKNOWN");
-  EXPECT_THAT(MapTransportFailure(absl::DeadlineExceededError("t"), "A", true),
+  EXPECT_THAT(MapTransportFailure(absl::DeadlineExceededError("t"), {"A", true}),
               StatusIs(StatusCode::kDeadlineExceeded));
 }
 
+TEST(MapTransportFailure, TimeoutBeforeAnythingWasSentIsNotOutcomeUnknown) {
+  const absl::Status s =
+      MapTransportFailure(NotSent(absl::DeadlineExceededError("t")), {"A", false});
+  EXPECT_THAT(s, StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(ErrorReason(s), "UPSTREAM_TIMEOUT");
+}
+
+TEST(ReadUpstreamReply, NonceReuseOnACreateIsOutcomeUnknown) {
+  const HttpResponse r = Response(400, R"({"RequestId":"R","Code":"SignatureNonceUsed"})");
+  const absl::Status create = ReadUpstreamReply(r, {"CreateOTAVerifyJob", false}).status;
+  EXPECT_EQ(ErrorReason(create), "UPSTREAM_OUTCOME_UNKNOWN");
+  EXPECT_FALSE(GetDetail<google::rpc::RetryInfo>(create).has_value());
+  EXPECT_EQ(ErrorReason(ReadUpstreamReply(r, {"QueryOTAJob", true}).status),
+            "GATEWAY_NONCE_REUSED");
+}
+
+TEST(ReadUpstreamReply, SecretsAreRedactedEvenWhenJsonEscaped) {
+  Credentials creds;
+  creds.access_key_id = "id";
+  creds.access_key_secret = "sec/ret";
+  creds.security_token = "tok/en+";
+  // "\/" is a valid JSON escape of '/': only the parsed text shows the token.
+  const HttpResponse r = Response(
+      400, R"({"RequestId":"R","Code":"SignatureDoesNotMatch","Message":"sts tok\/en+ and sec\/ret, encoded tok%2Fen%2B"})");
+  const UpstreamReply reply = ReadUpstreamReply(r, {"A", false, &creds});
+  const std::string everything =
+      absl::StrCat(reply.message, reply.status.message(),
+                   GetDetail<google::rpc::ErrorInfo>(reply.status)->DebugString());
+  EXPECT_THAT(everything, ::testing::Not(::testing::HasSubstr("tok/en")));
+  EXPECT_THAT(everything, ::testing::Not(::testing::HasSubstr("sec/ret")));
+  EXPECT_THAT(everything, ::testing::Not(::testing::HasSubstr("tok%2Fen")));
+  EXPECT_THAT(everything, ::testing::HasSubstr("<redacted>"));
+}
+
 TEST(MapTransportFailure, OversizedBodyIsInternal) {
-  EXPECT_THAT(MapTransportFailure(absl::ResourceExhaustedError("big"), "A", true),
+  EXPECT_THAT(MapTransportFailure(absl::ResourceExhaustedError("big"), {"A", true}),
               StatusIs(StatusCode::kInternal));
 }
 
