@@ -1,4 +1,4 @@
-#include "service/server/log.h"
+#include "service/common/log.h"
 
 #include <atomic>
 #include <cstdio>

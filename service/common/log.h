@@ -2,8 +2,8 @@
 // read. Field values are escaped; callers must never pass a secret (credentials.md §5.7).
 //
 // Thread-safe: lines from concurrent callers never interleave.
-#ifndef OTAVERIFY_SERVICE_SERVER_LOG_H_
-#define OTAVERIFY_SERVICE_SERVER_LOG_H_
+#ifndef OTAVERIFY_SERVICE_COMMON_LOG_H_
+#define OTAVERIFY_SERVICE_COMMON_LOG_H_
 
 #include <initializer_list>
 #include <string>
@@ -26,4 +26,4 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
 
 }  // namespace otaverify
 
-#endif  // OTAVERIFY_SERVICE_SERVER_LOG_H_
+#endif  // OTAVERIFY_SERVICE_COMMON_LOG_H_

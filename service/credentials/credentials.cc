@@ -1,23 +1,11 @@
 #include "service/credentials/credentials.h"
 
-#include <cstdlib>
-#include <vector>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "service/aliyun/signer.h"
 
 namespace otaverify {
-namespace {
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-}  // namespace
 
 std::string Credentials::Describe() const {
   // Key ids are not secret, but a prefix is all an operator needs to tell keys apart.
@@ -44,23 +32,6 @@ std::string RedactSecrets(std::string text, const Credentials& credentials) {
     if (twice != once) text = absl::StrReplaceAll(text, {{twice, "<redacted>"}});
   }
   return text;
-}
-
-absl::StatusOr<Credentials> CredentialsFromEnvironment() {
-  Credentials out;
-  out.access_key_id = Env("ALIBABA_CLOUD_ACCESS_KEY_ID");
-  out.access_key_secret = Env("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-  out.security_token = Env("ALIBABA_CLOUD_SECURITY_TOKEN");
-  out.source = "env";
-  std::vector<std::string> missing;
-  if (out.access_key_id.empty()) missing.push_back("ALIBABA_CLOUD_ACCESS_KEY_ID");
-  if (out.access_key_secret.empty()) missing.push_back("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-  if (!missing.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no credentials: set ", absl::StrJoin(missing, " and "),
-                     " (ALIBABA_CLOUD_SECURITY_TOKEN is optional)"));
-  }
-  return out;
 }
 
 }  // namespace otaverify

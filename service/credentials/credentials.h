@@ -79,10 +79,6 @@ class CredentialsSource {
 // upstream text that may echo what was signed before it reaches a log or a status.
 std::string RedactSecrets(std::string text, const Credentials& credentials);
 
-// Reads ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET (both required, non-empty)
-// and ALIBABA_CLOUD_SECURITY_TOKEN (optional). The error names the missing variables.
-absl::StatusOr<Credentials> CredentialsFromEnvironment();
-
 }  // namespace otaverify
 
 #endif  // OTAVERIFY_SERVICE_CREDENTIALS_CREDENTIALS_H_

@@ -62,20 +62,31 @@ absl::flat_hash_set<std::string> FlagsOnCommandLine(int argc, char** argv) {
   return names;
 }
 
-absl::Status ApplyConfigJson(absl::string_view json, absl::string_view origin,
-                             const absl::flat_hash_set<std::string>& command_line) {
+absl::StatusOr<google::protobuf::Struct> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
   google::protobuf::Struct config;
-  if (!google::protobuf::util::JsonStringToMessage(std::string(json), &config).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": not a JSON object"));
+  if (!google::protobuf::util::JsonStringToMessage(buffer.str(), &config).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON object"));
   }
+  return config;
+}
+
+absl::Status ApplyConfigFlags(const google::protobuf::Struct& config, absl::string_view origin,
+                              const absl::flat_hash_set<std::string>& command_line) {
   for (const auto& [key, value] : config.fields()) {
+    if (key == "profiles") continue;
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(key);
     if (flag == nullptr || key == "config") {
       return absl::InvalidArgumentError(absl::StrCat(origin, ": unknown setting \"", key, "\""));
     }
     if (command_line.contains(key)) continue;
     absl::StatusOr<std::string> text = FlagText(value, key);
-    if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", text.status().message()));
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": ", text.status().message()));
+    }
     std::string error;
     if (!flag->ParseFrom(*text, &error)) {
       return absl::InvalidArgumentError(
@@ -83,15 +94,6 @@ absl::Status ApplyConfigJson(absl::string_view json, absl::string_view origin,
     }
   }
   return absl::OkStatus();
-}
-
-absl::Status ApplyConfigFile(const std::string& path,
-                             const absl::flat_hash_set<std::string>& command_line) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ApplyConfigJson(buffer.str(), path, command_line);
 }
 
 }  // namespace otaverify

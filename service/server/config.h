@@ -1,7 +1,8 @@
 // Configuration file support for Abseil flags.
 //
 // The optional JSON file named by --config is an object whose keys are flag names and whose
-// values set those flags, e.g. {"listen": "0.0.0.0:50051", "allow_insecure_endpoint": false}.
+// values set those flags, e.g. {"listen": "0.0.0.0:50051", "allow_insecure_endpoint": false},
+// plus an optional "profiles" object (see profiles.h).
 // A flag given on the command line wins over the file. Unknown keys and values a flag cannot
 // parse are errors naming the key, so a typo fails start-up instead of being ignored.
 //
@@ -14,7 +15,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/struct.pb.h"
 
 namespace otaverify {
 
@@ -22,12 +25,13 @@ namespace otaverify {
 // up to a lone "--".
 absl::flat_hash_set<std::string> FlagsOnCommandLine(int argc, char** argv);
 
-// Applies the settings of `json` except those named in `command_line`. `origin` names the
-// source in error messages.
-absl::Status ApplyConfigJson(absl::string_view json, absl::string_view origin,
-                             const absl::flat_hash_set<std::string>& command_line);
-absl::Status ApplyConfigFile(const std::string& path,
-                             const absl::flat_hash_set<std::string>& command_line);
+// The JSON object in the file at `path`.
+absl::StatusOr<google::protobuf::Struct> LoadConfigFile(const std::string& path);
+
+// Sets the flags named by `config`'s keys, except those named in `command_line` and the
+// "profiles" object (profiles.h reads it). `origin` names the source in error messages.
+absl::Status ApplyConfigFlags(const google::protobuf::Struct& config, absl::string_view origin,
+                              const absl::flat_hash_set<std::string>& command_line);
 
 }  // namespace otaverify
 

@@ -15,13 +15,18 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "service/aliyun/rpc_request.h"
-#include "service/credentials/credentials.h"
 #include "service/common/clock.h"
+#include "service/common/log.h"
+#include "service/credentials/credentials.h"
+#include "service/credentials/credentials_cache.h"
+#include "service/credentials/environment.h"
+#include "service/credentials/source_deps.h"
 #include "service/server/config.h"
-#include "service/server/log.h"
 #include "service/server/ota_verify_service.h"
+#include "service/server/profiles.h"
 #include "service/transport/curl_transport.h"
 
 ABSL_FLAG(std::string, config, "", "Optional JSON file of flag values (command line wins)");
@@ -46,6 +51,15 @@ ABSL_FLAG(std::string, ca_file, "", "PEM file of extra CAs trusted for the upstr
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "How long in-flight calls may finish after SIGTERM before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, imds_endpoint, "",
+          "Base URL of the ECS metadata service (else ALIBABA_CLOUD_IMDS_ENDPOINT, else "
+          "http://100.100.100.200)");
+ABSL_FLAG(std::string, sts_endpoint, "",
+          "STS endpoint, a host or a URL (else ALIBABA_CLOUD_STS_ENDPOINT, else by "
+          "ALIBABA_CLOUD_STS_REGION, else sts.aliyuncs.com); http:// only with "
+          "--allow_insecure_endpoint");
+ABSL_FLAG(absl::Duration, credentials_startup_timeout, absl::Seconds(10),
+          "Start-up fails when a profile has no credentials within this time");
 
 namespace otaverify {
 namespace {
@@ -55,37 +69,75 @@ int Fail(absl::string_view message) {
   return 1;
 }
 
+// The endpoint a profile's calls go to: its own, else its region's, else the gateway's.
+absl::StatusOr<Endpoint> ProfileEndpoint(const ProfileConfig& profile) {
+  std::string url = profile.endpoint;
+  if (url.empty() && profile.region.empty()) url = absl::GetFlag(FLAGS_endpoint);
+  if (url.empty()) {
+    const std::string& region =
+        profile.region.empty() ? absl::GetFlag(FLAGS_region) : profile.region;
+    url = absl::StrCat("https://iot.", region, ".aliyuncs.com");
+  }
+  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(url);
+  if (!endpoint.ok()) return endpoint.status();
+  if (!endpoint->secure && !absl::GetFlag(FLAGS_allow_insecure_endpoint)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "endpoint ", url,
+        " is plain http: credentials would cross the network unencrypted; pass "
+        "--allow_insecure_endpoint only for a local emulator"));
+  }
+  return endpoint;
+}
+
+// The process environment, with the metadata and STS endpoints the flags override.
+Environment GatewayEnvironment() {
+  return [base = ProcessEnvironment(), imds = absl::GetFlag(FLAGS_imds_endpoint),
+          sts = absl::GetFlag(FLAGS_sts_endpoint)](absl::string_view name) {
+    if (name == "ALIBABA_CLOUD_IMDS_ENDPOINT" && !imds.empty()) return imds;
+    if (name == "ALIBABA_CLOUD_STS_ENDPOINT" && !sts.empty()) return sts;
+    return base(name);
+  };
+}
+
+// Waits for a profile's first credentials, so a gateway that cannot sign never turns ready.
+absl::Status WaitForCredentials(CredentialsCache& cache, const Clock& clock,
+                                absl::Duration timeout) {
+  auto result = std::make_shared<absl::StatusOr<CredentialsSnapshot>>();
+  auto done = std::make_shared<absl::Notification>();
+  cache.Get(clock.Now(), [result, done](absl::StatusOr<CredentialsSnapshot> snapshot) {
+    *result = std::move(snapshot);
+    done->Notify();
+  });
+  if (!done->WaitForNotificationWithTimeout(timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no credentials within ", absl::FormatDuration(timeout)));
+  }
+  if (!result->ok()) return result->status();
+  Log(LogLevel::kInfo, "credentials ready",
+      {{"profile", cache.profile()}, {"credentials", (**result)->Describe()}});
+  return absl::OkStatus();
+}
+
 int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
+  google::protobuf::Struct config;
   if (!absl::GetFlag(FLAGS_config).empty()) {
-    if (absl::Status s = ApplyConfigFile(absl::GetFlag(FLAGS_config), command_line_flags); !s.ok()) {
-      return Fail(s.message());
-    }
+    absl::StatusOr<google::protobuf::Struct> loaded = LoadConfigFile(absl::GetFlag(FLAGS_config));
+    if (!loaded.ok()) return Fail(loaded.status().message());
+    config = *std::move(loaded);
+    absl::Status applied =
+        ApplyConfigFlags(config, absl::GetFlag(FLAGS_config), command_line_flags);
+    if (!applied.ok()) return Fail(applied.message());
   }
   LogLevel level;
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     return Fail("--log_level must be debug, info, warning or error");
   }
   SetLogLevel(level);
-
-  std::string endpoint_url = absl::GetFlag(FLAGS_endpoint);
-  if (endpoint_url.empty()) {
-    endpoint_url = absl::StrCat("https://iot.", absl::GetFlag(FLAGS_region), ".aliyuncs.com");
-  }
-  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(endpoint_url);
-  if (!endpoint.ok()) return Fail(endpoint.status().message());
-  if (!endpoint->secure && !absl::GetFlag(FLAGS_allow_insecure_endpoint)) {
-    return Fail(absl::StrCat("endpoint ", endpoint_url,
-                             " is plain http: credentials would cross the network unencrypted; "
-                             "pass --allow_insecure_endpoint only for a local emulator"));
-  }
   absl::StatusOr<SignatureVersion> signature_version =
       ParseSignatureVersion(absl::GetFlag(FLAGS_signature_version));
   if (!signature_version.ok()) return Fail(signature_version.status().message());
-
-  absl::StatusOr<Credentials> credentials = CredentialsFromEnvironment();
-  if (!credentials.ok()) return Fail(credentials.status().message());
-  Log(LogLevel::kInfo, "credentials loaded", {{"credentials", credentials->Describe()}});
-  StaticCredentialsProvider provider(*std::move(credentials));
+  absl::StatusOr<std::vector<ProfileConfig>> profile_configs = ParseProfiles(config);
+  if (!profile_configs.ok()) return Fail(profile_configs.status().message());
 
   CurlTransport::Options transport_options;
   transport_options.max_host_connections = absl::GetFlag(FLAGS_upstream_max_connections);
@@ -98,12 +150,47 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   if (!transport.ok()) return Fail(transport.status().message());
 
   SystemClock clock;
+  SourceDeps deps;
+  deps.transport = transport->get();
+  deps.clock = &clock;
+  deps.env = GatewayEnvironment();
+  deps.allow_insecure_sts_endpoint = absl::GetFlag(FLAGS_allow_insecure_endpoint);
+
   OtaVerifyService::Options service_options;
-  service_options.profiles["default"] = Profile{*endpoint, &provider, ""};
   service_options.signature_version = *signature_version;
   service_options.max_attempt_time = absl::GetFlag(FLAGS_max_attempt_time);
   service_options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   if (service_options.max_in_flight < 1) return Fail("--max_in_flight must be at least 1");
+  // One cache per profile; the choice of source is made here, once, never at run time.
+  std::vector<std::unique_ptr<CredentialsCache>> caches;
+  for (const ProfileConfig& profile : *profile_configs) {
+    absl::StatusOr<Endpoint> endpoint = ProfileEndpoint(profile);
+    if (!endpoint.ok()) {
+      return Fail(absl::StrCat("profile \"", profile.name, "\": ", endpoint.status().message()));
+    }
+    absl::StatusOr<std::unique_ptr<CredentialsSource>> source = SourceForProfile(profile, deps);
+    if (!source.ok()) {
+      return Fail(absl::StrCat("profile \"", profile.name, "\": ", source.status().message()));
+    }
+    caches.push_back(
+        std::make_unique<CredentialsCache>(profile.name, *std::move(source), &clock));
+    service_options.profiles[profile.name] =
+        Profile{*endpoint, caches.back().get(), profile.iot_instance_id};
+    Log(LogLevel::kInfo, "profile configured",
+        {{"profile", profile.name},
+         {"upstream", endpoint->base_url},
+         {"credentials", profile.credentials}});
+  }
+  for (auto& cache : caches) {
+    absl::Status ready =
+        WaitForCredentials(*cache, clock, absl::GetFlag(FLAGS_credentials_startup_timeout));
+    if (!ready.ok()) {
+      return Fail(absl::StrCat("profile \"", cache->profile(), "\": ", ready.message()));
+    }
+  }
+  std::vector<CredentialsCache*> cache_pointers;
+  for (auto& cache : caches) cache_pointers.push_back(cache.get());
+  CacheRefresher refresher(cache_pointers, &clock);
   OtaVerifyService service(service_options, transport->get(), &clock);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -123,7 +210,8 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   const std::string address =
       absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
   Log(LogLevel::kInfo, "listening",
-      {{"address", address}, {"upstream", endpoint->base_url},
+      {{"address", address},
+       {"profiles", absl::StrCat(caches.size())},
        {"signature_version", absl::GetFlag(FLAGS_signature_version)}});
 
   // Signals were blocked in every thread before any was started; wait for one here.
@@ -151,8 +239,8 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "OtaVerify gateway: gRPC front of Alibaba Cloud IoT OTA verification.\n"
-      "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET, optional "
-      "ALIBABA_CLOUD_SECURITY_TOKEN.");
+      "Credentials: the official ALIBABA_CLOUD_* variables (AccessKey, RRSA, profile file, ECS "
+      "instance role), or named profiles in the --config file.");
   const absl::flat_hash_set<std::string> command_line_flags =
       otaverify::FlagsOnCommandLine(argc, argv);
   absl::ParseCommandLine(argc, argv);

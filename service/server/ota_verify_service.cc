@@ -13,7 +13,7 @@
 #include "service/aliyun/create_verify_job.h"
 #include "service/aliyun/error_mapping.h"
 #include "service/aliyun/nonce.h"
-#include "service/server/log.h"
+#include "service/common/log.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify {
@@ -28,6 +28,10 @@ constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(5);
 
 // Upstream codes saying the signing key or token is not (or no longer) valid: worth one
 // re-signed attempt with freshly fetched credentials (credentials.md §5.6).
+std::string Millis(absl::Duration d) {
+  return absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(d));
+}
+
 bool RejectsCredentials(absl::string_view code) {
   return absl::StartsWith(code, "InvalidSecurityToken.") ||
          absl::StartsWith(code, "InvalidAccessKeyId.");
@@ -68,27 +72,41 @@ class OtaVerifyService::CallState {
   // REQUIRES: Claim() returned true to this caller.
   v1::CreateVerifyJobResponse* response() { return response_; }
 
+  // What the last upstream exchange of the call tells the access log.
+  struct Upstream {
+    std::string request_id;
+    const TransferInfo* transfer = nullptr;
+  };
+
   // REQUIRES: Claim() returned true to this caller. The reactor may be gone right after.
-  void Finish(const absl::Status& status, const std::string& upstream_request_id, int attempts) {
-    if (!upstream_request_id.empty()) {
-      context_->AddTrailingMetadata(kUpstreamRequestIdTrailer, upstream_request_id);
+  void Finish(const absl::Status& status, const Upstream& upstream, int attempts) {
+    if (!upstream.request_id.empty()) {
+      context_->AddTrailingMetadata(kUpstreamRequestIdTrailer, upstream.request_id);
     }
+    const TransferInfo none;
+    const TransferInfo& transfer = upstream.transfer != nullptr ? *upstream.transfer : none;
     Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning,
         status.ok() ? "ok" : status.message(),
         {{"method", "CreateVerifyJob"},
          {"grpc_code", StatusCodeName(status.code())},
-         {"duration_ms",
-          absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(clock_->Now() - start_))},
+         {"duration_ms", Millis(clock_->Now() - start_)},
          {"account", account_.empty() ? kDefaultAccount : account_},
          {"action", attempts > 0 ? call.action : ""},
-         {"upstream_request_id", upstream_request_id},
-         {"attempt", absl::StrCat(attempts)}});
+         {"upstream_request_id", upstream.request_id},
+         {"attempt", absl::StrCat(attempts)},
+         {"upstream_ms", upstream.transfer != nullptr ? Millis(transfer.total_time) : ""},
+         {"upstream_http_version", transfer.http_version},
+         {"upstream_new_connection",
+          upstream.transfer == nullptr ? "" : transfer.new_connection ? "true" : "false"},
+         {"upstream_tls_handshake_ms",
+          transfer.tls_handshake_time > absl::ZeroDuration() ? Millis(transfer.tls_handshake_time)
+                                                              : ""}});
     reactor_->Finish(ToGrpcStatus(status));
   }
 
   // Finishes the call with `status` unless it is finished already; for steps that send nothing.
   void TryFinish(const absl::Status& status) {
-    if (Claim()) Finish(status, "", 0);
+    if (Claim()) Finish(status, {}, 0);
   }
 
   // The transfer of `attempt` is on its way (or, if its answer came first, already done).
@@ -121,8 +139,12 @@ class OtaVerifyService::CallState {
     if (transfer.has_value()) {
       transport_->Cancel(*transfer);
     } else {
-      TryFinish(absl::CancelledError("call cancelled"));
+      TryFinish(Cancelled());
     }
+  }
+
+  static absl::Status Cancelled() {
+    return GatewayError(absl::StatusCode::kCancelled, "call cancelled", "CALL_CANCELLED", "");
   }
 
   bool cancelled() const {
@@ -196,12 +218,15 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
                                                                    : request->account());
   if (profile == options_.profiles.end()) {
     // Names only what the caller asked for, never the configured profiles.
-    state->TryFinish(absl::NotFoundError(
-        absl::StrCat("account \"", request->account(), "\" is not configured")));
+    state->TryFinish(GatewayError(
+        absl::StatusCode::kNotFound,
+        absl::StrCat("account \"", request->account(), "\" is not configured"),
+        "ACCOUNT_NOT_FOUND", kCreateOTAVerifyJob));
     return reactor;
   }
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    state->deadline = absl::FromChrono(context->deadline());
+    // gRPC deadlines are wall-clock; carry the time left over into the service clock's frame.
+    state->deadline = state->start() + (absl::FromChrono(context->deadline()) - absl::Now());
   }
   if (!reactor->Admit()) {
     absl::Status overloaded =
@@ -227,7 +252,7 @@ void OtaVerifyService::StartAttempt(std::shared_ptr<CallState> state, int attemp
   credentials->Get(clock_->Now(), [this, state = std::move(state),
                                    attempt](absl::StatusOr<CredentialsSnapshot> snapshot) mutable {
     if (state->cancelled()) {
-      state->TryFinish(absl::CancelledError("call cancelled"));
+      state->TryFinish(CallState::Cancelled());
       return;
     }
     if (!snapshot.ok()) {
@@ -244,7 +269,10 @@ void OtaVerifyService::StartAttempt(std::shared_ptr<CallState> state, int attemp
     const absl::Duration budget =
         std::min(options_.max_attempt_time, state->deadline - now - kDeadlineReserve);
     if (budget < kMinAttemptTime) {
-      state->TryFinish(absl::DeadlineExceededError("deadline too short to reach the upstream"));
+      state->TryFinish(GatewayError(absl::StatusCode::kDeadlineExceeded,
+                                    "the call's deadline leaves too little time to reach the "
+                                    "upstream; nothing was sent",
+                                    "DEADLINE_TOO_SHORT", state->call.action));
       return;
     }
     SignedRequest signed_request = SignRpcCall(state->call, **snapshot, state->profile->endpoint,
@@ -266,27 +294,21 @@ void OtaVerifyService::OnReply(std::shared_ptr<CallState> state, int attempt,
                                const std::string& string_to_sign,
                                absl::StatusOr<HttpResponse> http_response) {
   state->TransferDone(attempt);
-  const std::string& action = state->call.action;
+  const ReplyContext context{state->call.action, /*idempotent=*/false, credentials.get()};
   if (!http_response.ok()) {
     if (state->Claim()) {
-      state->Finish(MapTransportFailure(http_response.status(), action, /*idempotent=*/false), "",
-                    attempt);
+      state->Finish(MapTransportFailure(http_response.status(), context), {}, attempt);
     }
     return;
   }
-  UpstreamReply reply = ReadUpstreamReply(*http_response, action);
-  if (!reply.status.ok()) {
-    // The upstream may echo what was signed (a V1 string-to-sign holds the token).
-    http_response->body = RedactSecrets(std::move(http_response->body), *credentials);
-    reply = ReadUpstreamReply(*http_response, action);
-  }
+  const UpstreamReply reply = ReadUpstreamReply(*http_response, context);
   if (reply.code == "SignatureDoesNotMatch") {
     mismatch_log_.Report(state->call, options_.signature_version, string_to_sign, reply.message,
                          reply.request_id, *credentials);
   }
   if (attempt == 1 && RejectsCredentials(reply.code) && !state->cancelled()) {
     Log(LogLevel::kWarning, "upstream rejected the credentials; refreshing and re-signing once",
-        {{"action", action},
+        {{"action", std::string(context.action)},
          {"upstream_code", reply.code},
          {"upstream_request_id", reply.request_id},
          {"credentials", credentials->Describe()}});
@@ -302,10 +324,15 @@ void OtaVerifyService::OnReply(std::shared_ptr<CallState> state, int attempt,
     if (parsed.ok()) {
       *state->response() = *std::move(parsed);
     } else {
-      status = parsed.status();
+      // The upstream said yes in a shape we cannot read: the job may well exist.
+      status = GatewayError(
+          absl::StatusCode::kUnknown,
+          absl::StrCat(parsed.status().message(), " (the job may exist: check before retrying)"),
+          "UPSTREAM_MALFORMED_RESPONSE", context.action,
+          {{"upstream_request_id", reply.request_id}});
     }
   }
-  state->Finish(status, reply.request_id, attempt);
+  state->Finish(status, {reply.request_id, &http_response->info}, attempt);
 }
 
 }  // namespace otaverify

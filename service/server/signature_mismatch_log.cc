@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "service/server/log.h"
+#include "service/common/log.h"
 
 namespace otaverify {
 

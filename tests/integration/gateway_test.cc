@@ -244,9 +244,13 @@ TEST(GatewayStartup, RefusesPlainHttpEndpointWithoutOptIn) {
 }
 
 TEST(GatewayStartup, MissingCredentialsNameTheVariables) {
+  // No AccessKey, RRSA or profile file, and the metadata service switched off (tests never
+  // reach the real one): nothing is usable, and the error says what was looked at.
   auto result = ::otaverify::testing::RunCommand(
       {"/usr/bin/env", "-u", "ALIBABA_CLOUD_ACCESS_KEY_ID", "-u",
-       "ALIBABA_CLOUD_ACCESS_KEY_SECRET", OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0"});
+       "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "-u", "ALIBABA_CLOUD_CREDENTIALS_FILE",
+       "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true", "HOME=/nonexistent", OTAVERIFY_GATEWAY_BIN,
+       "--listen=127.0.0.1:0"});
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->exit_status, 1);
   EXPECT_THAT(result->output, HasSubstr("ALIBABA_CLOUD_ACCESS_KEY_ID"));

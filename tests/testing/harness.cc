@@ -52,7 +52,10 @@ absl::Status Harness::StartGateway(std::vector<std::string> args, std::vector<st
   std::vector<std::string> environment = {
       absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_ID=", kEmulatorKeyId),
       absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", kEmulatorSecret),
-      "ALIBABA_CLOUD_SECURITY_TOKEN="};
+      "ALIBABA_CLOUD_SECURITY_TOKEN=",
+      // Tests never reach the real metadata service; those that need one use the emulator's.
+      "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true",
+      absl::StrCat("ALIBABA_CLOUD_IMDS_ENDPOINT=", emulator_url_)};
   for (auto& e : env) environment.push_back(std::move(e));  // a later entry wins
   absl::StatusOr<std::unique_ptr<ChildProcess>> gateway = ChildProcess::Start(argv, environment);
   if (!gateway.ok()) return gateway.status();
