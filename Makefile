@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit-test integration-test demo clean
+.PHONY: all deps build test unit-test integration-test credentials-soak demo clean
 
 all: build
 
@@ -22,6 +22,12 @@ unit-test: build
 
 integration-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration -j$(JOBS)
+
+# Five minutes of steady calls while 60 s STS credentials rotate (not part of `make test`).
+credentials-soak: build
+	OTAVERIFY_SOAK_SECONDS=300 OTAVERIFY_SOAK_STS_LIFETIME_SECONDS=60 \
+	  $(BUILD_DIR)/tests/integration_credentials_test \
+	  --gtest_filter='*RotatingStsCredentialsNeverReachCallersExpired'
 
 demo: build
 	bash scripts/demo.sh $(BUILD_DIR)

@@ -17,6 +17,7 @@
 #include "emulator/authenticator.h"
 #include "emulator/connection_socket.h"
 #include "emulator/response.h"
+#include "service/common/json.h"
 
 namespace otaverify {
 namespace emulator {
@@ -328,6 +329,19 @@ void EmulatorServer::RegisterHandlers() {
   server_->Get("/_emulator/credentials", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(credential_settings_.Get().ToJson(), "application/json");
   });
+  server_->Get("/_emulator/credentials/issued",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 std::string json = "{\"issued\":[";
+                 const char* separator = "";
+                 for (const IssuedCredential& c : issued_.All()) {
+                   absl::StrAppend(&json, separator, "{\"access_key_id\":",
+                                   JsonQuote(c.access_key_id), ",\"access_key_secret\":",
+                                   JsonQuote(c.access_key_secret), ",\"security_token\":",
+                                   JsonQuote(c.security_token), "}");
+                   separator = ",";
+                 }
+                 res.set_content(json + "]}", "application/json");
+               });
   server_->Post(
       "/_emulator/credentials", [this](const httplib::Request& req, httplib::Response& res) {
         absl::StatusOr<CredentialSettings> updated = credential_settings_.Update(req.body);

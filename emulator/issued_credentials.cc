@@ -56,6 +56,14 @@ size_t IssuedCredentialStore::size() const {
   return by_id_.size();
 }
 
+std::vector<IssuedCredential> IssuedCredentialStore::All() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<IssuedCredential> all;
+  all.reserve(by_id_.size());
+  for (const auto& [id, credential] : by_id_) all.push_back(credential);
+  return all;
+}
+
 void IssuedCredentialStore::Clear() {
   absl::MutexLock lock(&mu_);
   by_id_.clear();

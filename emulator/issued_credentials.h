@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -46,6 +47,9 @@ class IssuedCredentialStore {
   IssuedCredential Issue(absl::Time now, absl::Time expiration);
   std::optional<IssuedCredential> Find(absl::string_view access_key_id) const;
   size_t size() const;
+  // Every remembered triple, secrets included: for GET /_emulator/credentials/issued, which
+  // lets a test check that none of them ever reached a log line.
+  std::vector<IssuedCredential> All() const;
   // Forgets every issued credential (POST /_emulator/reset).
   void Clear();
 

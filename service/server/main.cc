@@ -60,6 +60,8 @@ ABSL_FLAG(std::string, sts_endpoint, "",
           "--allow_insecure_endpoint");
 ABSL_FLAG(absl::Duration, credentials_startup_timeout, absl::Seconds(10),
           "Start-up fails when a profile has no credentials within this time");
+ABSL_FLAG(absl::Duration, credentials_backoff_cap, absl::Seconds(60),
+          "Longest wait between retries of a failing credentials refresh (full jitter below)");
 
 namespace otaverify {
 namespace {
@@ -172,8 +174,10 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
     if (!source.ok()) {
       return Fail(absl::StrCat("profile \"", profile.name, "\": ", source.status().message()));
     }
-    caches.push_back(
-        std::make_unique<CredentialsCache>(profile.name, *std::move(source), &clock));
+    CredentialsCache::Options cache_options;
+    cache_options.backoff_cap = absl::GetFlag(FLAGS_credentials_backoff_cap);
+    caches.push_back(std::make_unique<CredentialsCache>(profile.name, *std::move(source), &clock,
+                                                        cache_options));
     service_options.profiles[profile.name] =
         Profile{*endpoint, caches.back().get(), profile.iot_instance_id};
     Log(LogLevel::kInfo, "profile configured",

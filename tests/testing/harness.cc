@@ -108,18 +108,28 @@ double Harness::Stat(const std::string& name) {
   return it == stats.fields().end() ? -1 : it->second.number_value();
 }
 
-absl::Status Harness::ArmFault(const std::string& fault, int count, int delay_ms) {
-  // delay_ms is only accepted by the faults that use it.
-  const std::string body =
-      absl::StrCat(R"({"fault":")", fault, R"(","count":)", count,
-                   delay_ms > 0 ? absl::StrCat(R"(,"delay_ms":)", delay_ms) : "", "}");
-  auto result = ControlClient(emulator_url_, emulator_ca_)
-                    ->Post("/_emulator/faults", body, "application/json");
+absl::StatusOr<std::string> Harness::EmulatorControl(const std::string& method,
+                                                     const std::string& path,
+                                                     const std::string& body) {
+  std::unique_ptr<httplib::Client> client = ControlClient(emulator_url_, emulator_ca_);
+  httplib::Result result = method == "GET"      ? client->Get(path.c_str())
+                           : method == "DELETE" ? client->Delete(path.c_str())
+                                                : client->Post(path.c_str(), body, "application/json");
   if (!result || result->status != 200) {
-    return absl::InternalError(absl::StrCat("arming fault ", fault, " failed: ",
+    return absl::InternalError(absl::StrCat(method, " ", path, " failed: ",
                                             result ? result->body : "no answer"));
   }
-  return absl::OkStatus();
+  return result->body;
+}
+
+absl::Status Harness::ArmFault(const std::string& fault, int count, int delay_ms,
+                               const std::string& action) {
+  // delay_ms is only accepted by the faults that use it.
+  const std::string body = absl::StrCat(
+      R"({"fault":")", fault, R"(","count":)", count,
+      delay_ms > 0 ? absl::StrCat(R"(,"delay_ms":)", delay_ms) : "",
+      action.empty() ? "" : absl::StrCat(R"(,"action":")", action, R"(")"), "}");
+  return EmulatorControl("POST", "/_emulator/faults", body).status();
 }
 
 v1::CreateVerifyJobRequest Harness::DemoRequest(const std::string& firmware) {

@@ -58,8 +58,13 @@ class Harness {
   // The emulator's /_emulator/stats, and one number of it.
   google::protobuf::Struct EmulatorStats();
   double Stat(const std::string& name);
-  // Arms an emulator fault for the next `count` requests (-1: until cleared).
-  absl::Status ArmFault(const std::string& fault, int count = 1, int delay_ms = 0);
+  // Arms an emulator fault for the next `count` requests (-1: until cleared), optionally only
+  // for one action (or, for imds_* faults, one path kind).
+  absl::Status ArmFault(const std::string& fault, int count = 1, int delay_ms = 0,
+                        const std::string& action = "");
+  // Calls one of the emulator's control endpoints; the body of a 200 answer.
+  absl::StatusOr<std::string> EmulatorControl(const std::string& method, const std::string& path,
+                                              const std::string& body = "");
 
   ChildProcess& emulator() { return *emulator_; }
   ChildProcess& gateway() { return *gateway_; }
