@@ -4,9 +4,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify {
@@ -19,12 +21,21 @@ void ApplyCallOptions(const CallOptions& options, grpc::ClientContext& context) 
   context.set_wait_for_ready(options.wait_for_ready);
 }
 
-// Trailers are multi-valued; the gateway sends at most one request id, so the first one wins.
+// Trailers are multi-valued; the gateway sends each of its trailers once (several upstream
+// request ids travel comma-separated in one value), so the first one is the one.
 std::string FirstTrailer(const grpc::ClientContext& context, absl::string_view name) {
   const auto& trailers = context.GetServerTrailingMetadata();
   const auto it = trailers.find(grpc::string_ref(name.data(), name.size()));
   if (it == trailers.end()) return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+CallMetadata ReadMetadata(const grpc::ClientContext& context) {
+  CallMetadata metadata;
+  metadata.upstream_request_id = FirstTrailer(context, kUpstreamRequestIdTrailer);
+  const std::string attempts = FirstTrailer(context, "x-gateway-attempts");
+  if (!attempts.empty() && !absl::SimpleAtoi(attempts, &metadata.attempts)) metadata.attempts = 0;
+  return metadata;
 }
 
 }  // namespace
@@ -43,11 +54,36 @@ absl::StatusOr<v1::CreateVerifyJobResponse> Client::CreateVerifyJob(
   ApplyCallOptions(options, context);
   v1::CreateVerifyJobResponse response;
   const grpc::Status status = stub_->CreateVerifyJob(&context, request, &response);
-  if (metadata != nullptr) {
-    metadata->upstream_request_id = FirstTrailer(context, kUpstreamRequestIdTrailer);
-  }
+  if (metadata != nullptr) *metadata = ReadMetadata(context);
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
+}
+
+void Client::CreateVerifyJobAsync(const v1::CreateVerifyJobRequest& request,
+                                  const CallOptions& options,
+                                  CreateVerifyJobCallback done) const {
+  // Owns what the call needs until its callback has run.
+  struct Call {
+    grpc::ClientContext context;
+    v1::CreateVerifyJobRequest request;
+    v1::CreateVerifyJobResponse response;
+    CreateVerifyJobCallback done;
+  };
+  auto* call = new Call;
+  call->request = request;
+  call->done = std::move(done);
+  ApplyCallOptions(options, call->context);
+  stub_->async()->CreateVerifyJob(&call->context, &call->request, &call->response,
+                                  [call](grpc::Status status) {
+                                    std::unique_ptr<Call> owned(call);
+                                    CallMetadata metadata = ReadMetadata(owned->context);
+                                    if (!status.ok()) {
+                                      std::move(owned->done)(FromGrpcStatus(status), metadata);
+                                    } else {
+                                      std::move(owned->done)(std::move(owned->response),
+                                                             metadata);
+                                    }
+                                  });
 }
 
 }  // namespace otaverify

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -42,6 +43,9 @@ struct CallMetadata {
   // The `x-upstream-request-id` trailer; empty when the call never reached the upstream
   // (e.g. rejected by validation, or the gateway was unreachable).
   std::string upstream_request_id;
+  // The `x-gateway-attempts` trailer: upstream attempts the gateway made (retries and
+  // reconciliation included); 0 when none.
+  int attempts = 0;
 };
 
 class Client {
@@ -62,6 +66,13 @@ class Client {
   absl::StatusOr<v1::CreateVerifyJobResponse> CreateVerifyJob(
       const v1::CreateVerifyJobRequest& request, const CallOptions& options = {},
       CallMetadata* metadata = nullptr) const;
+
+  using CreateVerifyJobCallback = absl::AnyInvocable<void(
+      absl::StatusOr<v1::CreateVerifyJobResponse> result, CallMetadata metadata) &&>;
+  // Starts the call and returns at once; `done` runs exactly once, on a gRPC thread, and must
+  // not block. For callers that keep many calls in flight (the load generator).
+  void CreateVerifyJobAsync(const v1::CreateVerifyJobRequest& request,
+                            const CallOptions& options, CreateVerifyJobCallback done) const;
 
  private:
   std::unique_ptr<v1::OtaVerify::Stub> stub_;

@@ -115,8 +115,10 @@ EmulatorServer::EmulatorServer(EmulatorOptions options, const Clock* clock)
       state_(options_.seed),
       credential_settings_(options_.credentials),
       issued_(&ids_),
+      quota_(options_.quota),
       imds_(clock, &credential_settings_, &issued_, &ids_, &stats_),
-      rpc_(options_.access_key, clock, &state_, &ids_, &credential_settings_, &issued_, &stats_),
+      rpc_(options_.access_key, clock, &state_, &ids_, &credential_settings_, &issued_, &quota_,
+           &stats_),
       server_(MakeServer(options_)) {}
 
 EmulatorServer::~EmulatorServer() { Stop(); }
@@ -125,6 +127,7 @@ void EmulatorServer::Reset() {
   state_.Reset();
   rpc_.Reset();
   credential_settings_.Reset();
+  quota_.Reset();
   issued_.Clear();
   imds_.Reset();
   stats_.Reset();
@@ -194,6 +197,17 @@ void EmulatorServer::ServeFault(const Fault& fault, const RpcHttpRequest& reques
         gateway_error(500, "InternalError", "emulator: cannot reset the connection's socket", true);
       }
       // Otherwise whatever httplib now writes goes to /dev/null.
+      return;
+    }
+    case FaultKind::kProcessThenReset: {
+      // Processed — a create IS recorded — but the answer is never sent: the connection is
+      // aborted as if it broke after the request went out (protocol.md §6: a create whose
+      // outcome is unknown must be reconciled, not blindly re-sent).
+      rpc_.Handle(request);
+      const int fd = socket();
+      if (fd < 0 || !ResetConnection(fd)) {
+        gateway_error(500, "InternalError", "emulator: cannot reset the connection's socket", true);
+      }
       return;
     }
     case FaultKind::kCloseAfterResponse: {
@@ -305,7 +319,15 @@ void EmulatorServer::RegisterHandlers() {
   server_->set_tcp_nodelay(true);
 
   server_->Get("/_emulator/stats", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(stats_.ToJson(), "application/json");
+    res.set_content(stats_.ToJson(quota_.enabled()), "application/json");
+  });
+  server_->Get("/_emulator/quota", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(quota_.Get().ToJson(), "application/json");
+  });
+  server_->Post("/_emulator/quota", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<QuotaSettings> updated = quota_.Update(req.body);
+    if (!updated.ok()) return SetHookError(updated.status(), res);
+    res.set_content(updated->ToJson(), "application/json");
   });
   server_->Post("/_emulator/reset", [this](const httplib::Request&, httplib::Response& res) {
     Reset();
@@ -427,6 +449,7 @@ absl::Status EmulatorServer::Start() {
   if (absl::Status valid = ValidateCredentialSettings(options_.credentials); !valid.ok()) {
     return valid;
   }
+  if (absl::Status valid = ValidateQuotaSettings(options_.quota); !valid.ok()) return valid;
   if (!server_->is_valid()) {
     return absl::InvalidArgumentError(absl::StrCat("cannot load TLS certificate \"",
                                                    options_.tls_cert_file, "\" and key \"",

@@ -1,6 +1,7 @@
 // EmulatorServer: the HTTP(S) face of the emulator. Serves the RPC endpoint (POST|GET /: the IoT
 // API and a fake STS), a fake ECS metadata service (/latest/*: IMDS) and the test hooks
-// GET /_emulator/stats, POST /_emulator/reset, /_emulator/faults and /_emulator/credentials on
+// GET /_emulator/stats, POST /_emulator/reset, /_emulator/faults, /_emulator/credentials and
+// /_emulator/quota on
 // a cpp-httplib server with keep-alive, counting every accepted TCP connection and, with TLS, every
 // full and resumed handshake. Armed faults (fault_injector.h) replace or damage the next matching
 // RPC responses, down to the TCP level (README.md, "Fault injection").
@@ -25,6 +26,7 @@
 #include "emulator/id_generator.h"
 #include "emulator/imds_service.h"
 #include "emulator/issued_credentials.h"
+#include "emulator/quota.h"
 #include "emulator/rpc_service.h"
 #include "emulator/seed.pb.h"
 #include "emulator/stats.h"
@@ -58,6 +60,9 @@ struct EmulatorOptions {
   // IMDS and STS behaviour at start, and what POST /_emulator/reset restores.
   // REQUIRES (checked by Start()): ValidateCredentialSettings(credentials).ok().
   CredentialSettings credentials;
+  // Upstream quotas at start (off by default), and what POST /_emulator/reset restores.
+  // REQUIRES (checked by Start()): ValidateQuotaSettings(quota).ok().
+  QuotaSettings quota;
 };
 
 class EmulatorServer {
@@ -69,7 +74,8 @@ class EmulatorServer {
   EmulatorServer& operator=(const EmulatorServer&) = delete;
 
   // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address, TLS files
-  // that cannot be loaded (or only one of them set) or invalid credential settings, UNAVAILABLE if
+  // that cannot be loaded (or only one of them set), invalid credential or quota settings,
+  // UNAVAILABLE if
   // the bind fails, FAILED_PRECONDITION if already started.
   absl::Status Start();
   void Stop();
@@ -81,14 +87,16 @@ class EmulatorServer {
   const char* scheme() const { return tls() ? "https" : "http"; }
   bool tls() const { return !options_.tls_cert_file.empty(); }
 
-  // Restores the seed and the start-up credential settings, forgets issued credentials and
-  // IMDS tokens, zeroes the counters and disarms every fault (POST /_emulator/reset).
+  // Restores the seed and the start-up credential and quota settings (buckets full), forgets
+  // issued credentials and IMDS tokens, zeroes the counters and disarms every fault
+  // (POST /_emulator/reset).
   void Reset();
 
   EmulatorState& state() { return state_; }
   const EmulatorStats& stats() const { return stats_; }
   FaultInjector& faults() { return faults_; }
   CredentialSettingsStore& credential_settings() { return credential_settings_; }
+  QuotaLimiter& quota() { return quota_; }
   const IssuedCredentialStore& issued_credentials() const { return issued_; }
 
  private:
@@ -109,6 +117,7 @@ class EmulatorServer {
   IdGenerator ids_;
   CredentialSettingsStore credential_settings_;
   IssuedCredentialStore issued_;
+  QuotaLimiter quota_;
   ImdsService imds_;
   RpcService rpc_;
   std::unique_ptr<httplib::Server> server_;

@@ -29,6 +29,7 @@ constexpr NamedFault kFaults[] = {
     {FaultKind::kXmlErrorBody, "xml_error_body"},
     {FaultKind::kSlowDripBody, "slow_drip_body"},
     {FaultKind::kThrottling, "throttling"},
+    {FaultKind::kProcessThenReset, "process_then_reset"},
     {FaultKind::kImdsTimeout, "imds_timeout"},
     {FaultKind::kImdsHttp500, "imds_http_500"},
     {FaultKind::kImdsCodeNotSuccess, "imds_code_not_success"},

@@ -37,6 +37,7 @@ enum class FaultKind {
   kXmlErrorBody,
   kSlowDripBody,
   kThrottling,
+  kProcessThenReset,
   // IMDS only (README.md, "IMDS faults"); never taken by RPC requests, and the RPC kinds are
   // never taken by IMDS requests.
   kImdsTimeout,

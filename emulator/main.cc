@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "emulator/credential_settings.h"
 #include "emulator/emulator_server.h"
+#include "emulator/quota.h"
 #include "emulator/response.h"
 #include "emulator/seed.h"
 #include "service/common/clock.h"
@@ -53,6 +54,13 @@ ABSL_FLAG(std::string, role_arn, "acs:ram::1234567890123456:role/emulator-role",
 ABSL_FLAG(std::string, oidc_provider_arn,
           "acs:ram::1234567890123456:oidc-provider/emulator-oidc-provider",
           "the OIDCProviderArn AssumeRoleWithOIDC accepts");
+// Upstream quotas (README.md, "Quotas"); POST /_emulator/quota changes them at run time,
+// /_emulator/reset restores these.
+ABSL_FLAG(std::string, quota, "off",
+          "on: enforce the IoT API's per-action quotas (Throttling.User over quota); off: never");
+ABSL_FLAG(
+    std::string, quotas, "",
+    "per-action rates overriding the defaults, e.g. CreateOTAVerifyJob:10,QueryOTAFirmware:20");
 
 namespace {
 
@@ -122,6 +130,17 @@ int main(int argc, char** argv) {
   credentials.oidc_provider_arn = absl::GetFlag(FLAGS_oidc_provider_arn);
   if (absl::Status valid = emu::ValidateCredentialSettings(credentials); !valid.ok()) {
     Log(stderr, "error", "bad credential flags", "error", valid.ToString());
+    return 1;
+  }
+  const std::string quota_mode = absl::GetFlag(FLAGS_quota);
+  if (quota_mode != "on" && quota_mode != "off") {
+    Log(stderr, "error", "--quota must be on or off");
+    return 1;
+  }
+  options.quota.enabled = quota_mode == "on";
+  if (absl::Status valid = emu::ApplyQuotaRatesFlag(absl::GetFlag(FLAGS_quotas), &options.quota);
+      !valid.ok()) {
+    Log(stderr, "error", "bad --quotas", "error", valid.ToString());
     return 1;
   }
   const std::string seed_path = absl::GetFlag(FLAGS_seed);

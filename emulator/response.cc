@@ -1,5 +1,6 @@
 #include "emulator/response.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -75,6 +76,21 @@ Doc& Doc::Obj(absl::string_view name, Doc value) {
   return *this;
 }
 
+Doc& Doc::Arr(absl::string_view name, std::vector<Doc> items) {
+  Entry entry{std::string(name), Kind::kArray, "", {}};
+  for (Doc& item : items) {
+    entry.children.push_back({std::string(name), Kind::kObject, "", std::move(item.entries_)});
+  }
+  entries_.push_back(std::move(entry));
+  return *this;
+}
+
+Doc& Doc::Merge(Doc other) {
+  entries_.insert(entries_.end(), std::make_move_iterator(other.entries_.begin()),
+                  std::make_move_iterator(other.entries_.end()));
+  return *this;
+}
+
 void Doc::AppendJson(const std::vector<Entry>& entries, std::string* out) {
   out->push_back('{');
   bool first = true;
@@ -94,6 +110,14 @@ void Doc::AppendJson(const std::vector<Entry>& entries, std::string* out) {
       case Kind::kObject:
         AppendJson(e.children, out);
         break;
+      case Kind::kArray:
+        out->push_back('[');
+        for (size_t i = 0; i < e.children.size(); ++i) {
+          if (i > 0) out->push_back(',');
+          AppendJson(e.children[i].children, out);
+        }
+        out->push_back(']');
+        break;
     }
   }
   out->push_back('}');
@@ -101,6 +125,10 @@ void Doc::AppendJson(const std::vector<Entry>& entries, std::string* out) {
 
 void Doc::AppendXml(const std::vector<Entry>& entries, std::string* out) {
   for (const Entry& e : entries) {
+    if (e.kind == Kind::kArray) {
+      AppendXml(e.children, out);  // the items, each an element named like the list
+      continue;
+    }
     // Names come from the emulator (or from stats keys); escape anyway so odd input cannot
     // break the document.
     out->push_back('<');
@@ -155,6 +183,15 @@ Body RenderError(const ApiError& error, absl::string_view request_id, absl::stri
   }
   if (json) return Body{kJsonType, doc.ToJson()};
   return Body{kXmlType, doc.ToXml(root)};
+}
+
+Body RenderSuccessFields(Doc fields, absl::string_view request_id, absl::string_view action,
+                         bool json) {
+  Doc doc;
+  doc.Str("RequestId", request_id).Bool("Success", true);
+  doc.Merge(std::move(fields));
+  if (json) return Body{kJsonType, doc.ToJson()};
+  return Body{kXmlType, doc.ToXml(absl::StrCat(action, "Response"))};
 }
 
 Body RenderSuccess(Doc data, absl::string_view request_id, absl::string_view action, bool json) {

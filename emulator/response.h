@@ -24,18 +24,23 @@ class Doc {
   Doc& Bool(absl::string_view name, bool value);
   Doc& Int(absl::string_view name, int64_t value);
   Doc& Obj(absl::string_view name, Doc value);
+  // A list of objects: JSON "name":[{...},...]; XML one <name> element per item, as the
+  // service renders lists (protocol.md §7: Data.SimpleOTAJobInfo[]).
+  Doc& Arr(absl::string_view name, std::vector<Doc> items);
+  // Appends `other`'s fields to this document's.
+  Doc& Merge(Doc other);
 
   std::string ToJson() const;
   // <?xml ...?><root>...</root>; element names are the field names.
   std::string ToXml(absl::string_view root) const;
 
  private:
-  enum class Kind { kString, kBool, kInt, kObject };
+  enum class Kind { kString, kBool, kInt, kObject, kArray };
   struct Entry {
     std::string name;
     Kind kind;
     std::string scalar;  // string value, or the literal of a bool / int
-    std::vector<Entry> children;
+    std::vector<Entry> children;  // kObject: the fields; kArray: one kObject per item
   };
   static void AppendJson(const std::vector<Entry>& entries, std::string* out);
   static void AppendXml(const std::vector<Entry>& entries, std::string* out);
@@ -59,6 +64,11 @@ Body RenderError(const ApiError& error, absl::string_view request_id, absl::stri
 
 // {"RequestId":..., "Success":true, "Data":{...}} or its XML twin under <ActionResponse>.
 Body RenderSuccess(Doc data, absl::string_view request_id, absl::string_view action, bool json);
+
+// {"RequestId":..., "Success":true, <fields>...}: for the actions whose payload is not (only)
+// under "Data" (QueryOTAFirmware's FirmwareInfo, the paging fields of the List actions).
+Body RenderSuccessFields(Doc fields, absl::string_view request_id, absl::string_view action,
+                         bool json);
 
 }  // namespace emulator
 }  // namespace otaverify

@@ -1,12 +1,15 @@
 // RpcService: one RPC request in, one HTTP reply out — path check, product dispatch (Version
 // 2015-04-01 goes to the fake STS, sts_service.h; anything else is the IoT API),
-// authentication, action dispatch, business rules, rendering. Independent of the HTTP library
-// (EmulatorServer adapts httplib to it).
+// authentication, action dispatch, the account's quota (quota.h), business rules, rendering.
+// Independent of the HTTP library (EmulatorServer adapts httplib to it).
 //
-// Thread-safe. The clock, state and id generator must outlive the service.
+// IoT actions: CreateOTAVerifyJob, QueryOTAFirmware, ListOTAJobByFirmware (protocol.md §6, §7).
+//
+// Thread-safe. Everything passed in must outlive the service.
 #ifndef OTAVERIFY_EMULATOR_RPC_SERVICE_H_
 #define OTAVERIFY_EMULATOR_RPC_SERVICE_H_
 
+#include <optional>
 #include <string>
 
 #include "emulator/authenticator.h"
@@ -14,6 +17,8 @@
 #include "emulator/emulator_state.h"
 #include "emulator/id_generator.h"
 #include "emulator/issued_credentials.h"
+#include "emulator/quota.h"
+#include "emulator/response.h"
 #include "emulator/stats.h"
 #include "emulator/sts_service.h"
 #include "service/common/clock.h"
@@ -36,14 +41,17 @@ struct RpcHttpReply {
 class RpcService {
  public:
   // `issued`: the STS credentials the IoT API accepts besides `key`, and where STS puts the
-  // ones it issues. `stats` gets credentials_issued.
+  // ones it issues. `quota` rations the IoT actions. `stats` gets credentials_issued and the
+  // quota's accepted / throttled counts (the server counts requests and outcomes).
   RpcService(AccessKey key, const Clock* clock, EmulatorState* state, IdGenerator* ids,
              const CredentialSettingsStore* settings, IssuedCredentialStore* issued,
-             EmulatorStats* stats)
+             QuotaLimiter* quota, EmulatorStats* stats)
       : authenticator_(std::move(key), clock, issued),
         clock_(clock),
         state_(state),
         ids_(ids),
+        quota_(quota),
+        stats_(stats),
         sts_(&authenticator_, clock, settings, issued, stats) {}
 
   RpcHttpReply Handle(const RpcHttpRequest& request);
@@ -52,10 +60,18 @@ class RpcService {
   void Reset() { authenticator_.Reset(); }
 
  private:
+  // The actions: the success body's fields, or the error. REQUIRES: authenticated, admitted.
+  std::optional<ApiError> CreateVerifyJob(const AuthenticatedCall& call, absl::Time now,
+                                          Doc* fields);
+  std::optional<ApiError> QueryFirmware(const AuthenticatedCall& call, Doc* fields);
+  std::optional<ApiError> ListJobsByFirmware(const AuthenticatedCall& call, Doc* fields);
+
   Authenticator authenticator_;
   const Clock* const clock_;
   EmulatorState* const state_;
   IdGenerator* const ids_;
+  QuotaLimiter* const quota_;
+  EmulatorStats* const stats_;
   StsService sts_;
 };
 

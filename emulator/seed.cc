@@ -52,6 +52,7 @@ absl::Status ValidateSeed(const Seed& seed) {
     }
   }
   std::set<std::string> products;
+  std::set<std::string> firmwares;
   for (const SeedProduct& product : seed.products()) {
     const std::string& key = product.product_key();
     if (key.empty()) return absl::InvalidArgumentError("seed: product without product_key");
@@ -70,8 +71,9 @@ absl::Status ValidateSeed(const Seed& seed) {
             "seed: product ", key, " has an empty or duplicate device \"", device, "\""));
       }
     }
-    std::set<std::string> firmwares;
     for (const SeedFirmware& firmware : product.firmwares()) {
+      // Unique across products: QueryOTAFirmware and ListOTAJobByFirmware name a package by
+      // FirmwareId alone, as the service's ids are global.
       if (firmware.firmware_id().empty() || !firmwares.insert(firmware.firmware_id()).second) {
         return absl::InvalidArgumentError(absl::StrCat("seed: product ", key,
                                                        " has an empty or duplicate firmware \"",

@@ -1,5 +1,6 @@
 #include "emulator/stats.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -66,6 +67,27 @@ void EmulatorStats::RecordCredentialsIssued(absl::string_view source) {
   Bump(&issued_by_source_, source);
 }
 
+void EmulatorStats::RecordAccepted(absl::string_view action, int64_t unix_second) {
+  absl::MutexLock lock(&mu_);
+  std::string key(action);
+  if (accepted_.count(key) == 0 && accepted_.size() >= kMaxKeys) key = "other";
+  const bool newer = accepted_.empty() || unix_second > newest_accepted_second_;
+  if (newer) newest_accepted_second_ = unix_second;
+  const int64_t oldest_kept = newest_accepted_second_ - kAcceptedWindowSeconds + 1;
+  if (unix_second >= oldest_kept) ++accepted_[key][unix_second];
+  if (!newer) return;
+  for (auto it = accepted_.begin(); it != accepted_.end();) {
+    std::map<int64_t, int64_t>& seconds = it->second;
+    seconds.erase(seconds.begin(), seconds.lower_bound(oldest_kept));
+    it = seconds.empty() ? accepted_.erase(it) : std::next(it);
+  }
+}
+
+void EmulatorStats::RecordThrottled(absl::string_view action) {
+  absl::MutexLock lock(&mu_);
+  Bump(&throttled_, action);
+}
+
 void EmulatorStats::SetTlsSource(std::function<TlsHandshakeCounts()> source) {
   tls_source_ = std::move(source);
 }
@@ -82,6 +104,9 @@ void EmulatorStats::Reset() {
   sts_.clear();
   credentials_issued_ = 0;
   issued_by_source_.clear();
+  accepted_.clear();
+  newest_accepted_second_ = 0;
+  throttled_.clear();
   tls_baseline_ = tls;
 }
 
@@ -98,12 +123,14 @@ StatsSnapshot EmulatorStats::Snapshot() const {
   out.sts_requests = sts_;
   out.credentials_issued = credentials_issued_;
   out.credentials_issued_by_source = issued_by_source_;
+  out.accepted_per_second = accepted_;
+  out.throttled = throttled_;
   out.tls_handshakes_full = tls.full - tls_baseline_.full;
   out.tls_handshakes_resumed = tls.resumed - tls_baseline_.resumed;
   return out;
 }
 
-std::string EmulatorStats::ToJson() const {
+std::string EmulatorStats::ToJson(bool quota_section) const {
   const StatsSnapshot snapshot = Snapshot();
   Doc doc;
   doc.Int("connections_accepted", snapshot.connections_accepted)
@@ -113,6 +140,16 @@ std::string EmulatorStats::ToJson() const {
       .Obj("requests_by_action", CountsDoc(snapshot.requests_by_action))
       .Obj("requests_by_outcome", CountsDoc(snapshot.requests_by_outcome))
       .Obj("faults_injected", CountsDoc(snapshot.faults_injected));
+  if (quota_section || !snapshot.throttled.empty()) {
+    Doc accepted;
+    for (const auto& [action, seconds] : snapshot.accepted_per_second) {
+      Doc per_second;
+      for (const auto& [second, count] : seconds) per_second.Int(absl::StrCat(second), count);
+      accepted.Obj(action, std::move(per_second));
+    }
+    doc.Obj("accepted_per_second", std::move(accepted))
+        .Obj("throttled", CountsDoc(snapshot.throttled));
+  }
   // The credential counters appear once there is something to count, so the body of an
   // emulator used for the IoT API only stays what it was (README.md: absent = all zero).
   if (!snapshot.imds_requests.empty() || !snapshot.sts_requests.empty() ||

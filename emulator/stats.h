@@ -4,7 +4,9 @@
 // and — when serving TLS — full and resumed handshakes, so a test can prove a client reuses TLS
 // connections and sessions. For the credential sources: IMDS requests by path kind, STS
 // requests by action and outcome, and STS credentials issued (by IMDS, AssumeRoleWithOIDC or
-// AssumeRole), so a test can prove exactly one upstream credential fetch.
+// AssumeRole), so a test can prove exactly one upstream credential fetch. For quotas
+// (quota.h): requests admitted per action per unix second over the last two minutes, so a test
+// can prove "at most N per second", and requests throttled by action.
 //
 // Thread-safe: the connection counter is atomic (bumped on the accept thread), the maps are
 // guarded by a mutex. Map keys come from requests, so their number is capped. The TLS counters
@@ -38,6 +40,10 @@ struct StatsSnapshot {
   std::map<std::string, std::map<std::string, int64_t>> sts_requests;
   int64_t credentials_issued = 0;
   std::map<std::string, int64_t> credentials_issued_by_source;  // "imds", "AssumeRole", ...
+  // action -> unix second -> requests admitted past the quota check (whether quotas are on or
+  // off); the kAcceptedWindowSeconds up to the newest second recorded.
+  std::map<std::string, std::map<int64_t, int64_t>> accepted_per_second;
+  std::map<std::string, int64_t> throttled;  // action -> requests refused by the quota
 };
 
 // Cumulative handshake counts since the server started.
@@ -50,6 +56,8 @@ class EmulatorStats {
  public:
   // Distinct keys kept per map; later ones are counted under "other".
   static constexpr size_t kMaxKeys = 256;
+  // accepted_per_second keeps this many seconds.
+  static constexpr int64_t kAcceptedWindowSeconds = 120;
 
   void RecordConnection() { connections_accepted_.fetch_add(1, std::memory_order_relaxed); }
   // `action` may be empty when the request never named one.
@@ -64,6 +72,11 @@ class EmulatorStats {
   // An STS request, in addition to RecordRequest / RecordFault.
   void RecordStsRequest(absl::string_view action, absl::string_view outcome);
   void RecordCredentialsIssued(absl::string_view source);
+  // A request of a quota action (quota.h) that passed the quota check at `unix_second`
+  // (enforcement on or off); RecordRequest counts it as usual.
+  void RecordAccepted(absl::string_view action, int64_t unix_second);
+  // A request refused by the quota; RecordRequest counts its Throttling.User outcome.
+  void RecordThrottled(absl::string_view action);
   // REQUIRES: called before the server starts serving, at most once. `source` must be
   // thread-safe and outlive the stats.
   void SetTlsSource(std::function<TlsHandshakeCounts()> source);
@@ -71,7 +84,10 @@ class EmulatorStats {
   void Reset();
 
   StatsSnapshot Snapshot() const;
-  std::string ToJson() const;
+  // `quota_section`: include "accepted_per_second" and "throttled" (they are also included
+  // once anything was throttled). Left out otherwise, so the body of an emulator that never
+  // enforced quotas stays as it was.
+  std::string ToJson(bool quota_section = false) const;
 
  private:
   std::atomic<int64_t> connections_accepted_{0};
@@ -84,6 +100,9 @@ class EmulatorStats {
   std::map<std::string, std::map<std::string, int64_t>> sts_ ABSL_GUARDED_BY(mu_);
   int64_t credentials_issued_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> issued_by_source_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<int64_t, int64_t>> accepted_ ABSL_GUARDED_BY(mu_);
+  int64_t newest_accepted_second_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> throttled_ ABSL_GUARDED_BY(mu_);
   std::function<TlsHandshakeCounts()> tls_source_;  // immutable once serving
   TlsHandshakeCounts tls_baseline_ ABSL_GUARDED_BY(mu_);
 };

@@ -204,4 +204,97 @@ absl::StatusOr<v1::CreateVerifyJobResponse> ParseCreateVerifyJobResponse(absl::s
   return out;
 }
 
+void AddCreateErrorDetails(absl::Status& status, absl::string_view product_key,
+                           absl::string_view firmware_id, absl::string_view iot_instance_id) {
+  const absl::optional<google::rpc::ErrorInfo> info = GetDetail<google::rpc::ErrorInfo>(status);
+  if (!info.has_value()) return;
+  const std::string& reason = info->reason();
+  const auto upstream_message = info->metadata().find("upstream_message");
+  const std::string description =
+      upstream_message == info->metadata().end() ? "" : upstream_message->second;
+  auto resource = [&](absl::string_view type, absl::string_view name) {
+    google::rpc::ResourceInfo resource_info;
+    resource_info.set_resource_type(std::string(type));
+    resource_info.set_resource_name(std::string(name));
+    resource_info.set_description(description);
+    SetDetail(status, resource_info);
+  };
+  if (reason == "PRODUCT_NOT_FOUND") {
+    resource("iot.aliyuncs.com/Product", product_key);
+  } else if (reason == "FIRMWARE_NOT_FOUND") {
+    resource("iot.aliyuncs.com/OTAFirmware", firmware_id);
+  } else if (reason == "IOT_INSTANCE_NOT_FOUND") {
+    resource("iot.aliyuncs.com/Instance", iot_instance_id);
+  } else if (reason == "DEVICE_NOT_FOUND") {
+    // The upstream names the device in its message; the request may list ten.
+    resource("iot.aliyuncs.com/Device", "");
+  } else if (reason == "FIRMWARE_ALREADY_VERIFYING" || reason == "FIRMWARE_ALREADY_VERIFIED") {
+    google::rpc::PreconditionFailure failure;
+    auto* violation = failure.add_violations();
+    violation->set_type("FIRMWARE_VERIFICATION_STATE");
+    violation->set_subject(absl::StrCat("firmware:", firmware_id));
+    violation->set_description(reason == "FIRMWARE_ALREADY_VERIFYING"
+                                   ? "the firmware is being verified; follow its current "
+                                     "verify job instead of creating another"
+                                   : "the firmware is verified already; it needs no verify job");
+    SetDetail(status, failure);
+  }
+}
+
+RpcCall ListVerifyJobsCall(const std::string& firmware_id, const std::string& iot_instance_id) {
+  RpcCall call;
+  call.action = "ListOTAJobByFirmware";
+  call.params = {{"FirmwareId", firmware_id}, {"CurrentPage", "1"}, {"PageSize", "200"}};
+  if (!iot_instance_id.empty()) call.params.emplace_back("IotInstanceId", iot_instance_id);
+  return call;
+}
+
+RpcCall QueryFirmwareCall(const std::string& firmware_id, const std::string& iot_instance_id) {
+  RpcCall call;
+  call.action = "QueryOTAFirmware";
+  call.params = {{"FirmwareId", firmware_id}};
+  if (!iot_instance_id.empty()) call.params.emplace_back("IotInstanceId", iot_instance_id);
+  return call;
+}
+
+absl::StatusOr<absl::optional<v1::CreateVerifyJobResponse>> FindVerifyJobCreatedSince(
+    absl::string_view body, absl::Time since) {
+  aliyun::iot::v1::ListOTAJobByFirmwareResponse upstream;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(
+           google::protobuf::StringPiece(body.data(), body.size()), &upstream, options)
+           .ok()) {
+    return absl::InternalError("upstream ListOTAJobByFirmware answer is not the documented JSON");
+  }
+  absl::optional<v1::CreateVerifyJobResponse> newest;
+  for (const auto& job : upstream.data().simple_ota_job_info()) {
+    if (job.job_type() != "VERFIY_FIRMWARE" && job.job_type() != "VERIFY_FIRMWARE") continue;
+    google::protobuf::Timestamp created;
+    if (!google::protobuf::util::TimeUtil::FromString(job.utc_create(), &created)) continue;
+    const absl::Time created_at =
+        absl::FromUnixSeconds(created.seconds()) + absl::Nanoseconds(created.nanos());
+    if (created_at < since) continue;
+    if (newest.has_value() && created < newest->create_time()) continue;
+    newest.emplace();
+    newest->set_job_id(job.job_id());
+    *newest->mutable_create_time() = created;
+    newest->set_upstream_request_id(upstream.request_id());
+  }
+  return newest;
+}
+
+absl::StatusOr<int> ParseFirmwareVerifyStatus(absl::string_view body) {
+  aliyun::iot::v1::QueryOTAFirmwareResponse upstream;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(
+           google::protobuf::StringPiece(body.data(), body.size()), &upstream, options)
+           .ok() ||
+      !upstream.has_firmware_info()) {
+    return absl::InternalError("upstream QueryOTAFirmware answer is not the documented JSON");
+  }
+  return upstream.firmware_info().status();
+}
+
 }  // namespace otaverify

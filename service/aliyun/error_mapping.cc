@@ -236,6 +236,12 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext
                                {"upstream_message", reply.message},
                                {"upstream_request_id", reply.request_id}});
   if (error_class.retryable) AddRetryInfo(reply.status, absl::Seconds(1));
+  reply.retryable = error_class.retryable;
+  reply.outcome_unknown = error_class.reason == "UPSTREAM_OUTCOME_UNKNOWN" ||
+                          error_class.reason == "UPSTREAM_MALFORMED_RESPONSE";
+  reply.upstream_unhealthy = response.status >= 500 || reply.code == "ServiceUnavailable" ||
+                             reply.code == "InternalError" ||
+                             reply.code == "iot.system.SystemException";
   return reply;
 }
 

@@ -49,6 +49,13 @@ struct UpstreamReply {
   std::string request_id;
   std::string code;
   std::string message;
+  // The same call, freshly signed, may succeed (throttling, 5xx, system errors).
+  bool retryable = false;
+  // The upstream itself is unwell (HTTP 5xx, ServiceUnavailable, InternalError,
+  // iot.system.SystemException): what a circuit breaker counts. Throttling is not.
+  bool upstream_unhealthy = false;
+  // The request may or may not have been processed (a create must be reconciled).
+  bool outcome_unknown = false;
   // OK when the answer is a success (HTTP 2xx and Success not false); otherwise the mapped
   // error with a google.rpc.ErrorInfo (metadata: action, http_status, upstream_code,
   // upstream_message, upstream_request_id) and RetryInfo when retryable.

@@ -14,7 +14,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "service/aliyun/rpc_request.h"
@@ -27,6 +29,8 @@
 #include "service/server/config.h"
 #include "service/server/ota_verify_service.h"
 #include "service/server/profiles.h"
+#include "service/resilience/scheduler.h"
+#include "service/server/upstream_caller.h"
 #include "service/transport/curl_transport.h"
 
 ABSL_FLAG(std::string, config, "", "Optional JSON file of flag values (command line wins)");
@@ -60,6 +64,20 @@ ABSL_FLAG(std::string, sts_endpoint, "",
           "--allow_insecure_endpoint");
 ABSL_FLAG(absl::Duration, credentials_startup_timeout, absl::Seconds(10),
           "Start-up fails when a profile has no credentials within this time");
+ABSL_FLAG(std::string, upstream_quotas,
+          "CreateOTAVerifyJob=10,QueryOTAFirmware=20,QueryOTAJob=10,ListOTAJobByFirmware=10,"
+          "ListOTATaskByJob=10,CancelOTATaskByJob=5",
+          "Calls per second each Alibaba Cloud account allows per action (protocol.md §1); "
+          "\"off\" disables admission");
+ABSL_FLAG(double, quota_headroom, 0.9,
+          "Fraction of each quota the gateway paces itself to (arrival jitter, replica shares)");
+ABSL_FLAG(int, replicas, 1,
+          "Gateway replicas sharing the accounts: each takes 1/replicas of every quota");
+ABSL_FLAG(int, max_attempts, 4, "Upstream attempts per call at most, retries included");
+ABSL_FLAG(int, breaker_failures, 5,
+          "Consecutive upstream failures that open the circuit breaker of an endpoint");
+ABSL_FLAG(absl::Duration, breaker_open, absl::Seconds(5),
+          "How long an opened breaker holds calls back before a probe");
 ABSL_FLAG(absl::Duration, credentials_backoff_cap, absl::Seconds(60),
           "Longest wait between retries of a failing credentials refresh (full jitter below)");
 
@@ -69,6 +87,24 @@ namespace {
 int Fail(absl::string_view message) {
   Log(LogLevel::kError, absl::StrCat("start-up failed: ", message));
   return 1;
+}
+
+// "Action=rate,..." → per-action calls per second, each divided by the replica count.
+absl::StatusOr<absl::flat_hash_map<std::string, double>> ParseQuotas(const std::string& text,
+                                                                    int replicas) {
+  absl::flat_hash_map<std::string, double> quotas;
+  if (replicas < 1) return absl::InvalidArgumentError("--replicas must be at least 1");
+  if (text == "off") return quotas;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    double rate = 0;
+    if (kv.first.empty() || !absl::SimpleAtod(kv.second, &rate) || rate <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--upstream_quotas: \"", item, "\" must be Action=calls_per_second, above zero"));
+    }
+    quotas[kv.first] = rate / replicas;
+  }
+  return quotas;
 }
 
 // The endpoint a profile's calls go to: its own, else its region's, else the gateway's.
@@ -159,8 +195,7 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   deps.allow_insecure_sts_endpoint = absl::GetFlag(FLAGS_allow_insecure_endpoint);
 
   OtaVerifyService::Options service_options;
-  service_options.signature_version = *signature_version;
-  service_options.max_attempt_time = absl::GetFlag(FLAGS_max_attempt_time);
+  service_options.default_deadline = absl::GetFlag(FLAGS_max_attempt_time);
   service_options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   if (service_options.max_in_flight < 1) return Fail("--max_in_flight must be at least 1");
   // One cache per profile; the choice of source is made here, once, never at run time.
@@ -179,7 +214,7 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
     caches.push_back(std::make_unique<CredentialsCache>(profile.name, *std::move(source), &clock,
                                                         cache_options));
     service_options.profiles[profile.name] =
-        Profile{*endpoint, caches.back().get(), profile.iot_instance_id};
+        Profile{profile.name, *endpoint, caches.back().get(), profile.iot_instance_id};
     Log(LogLevel::kInfo, "profile configured",
         {{"profile", profile.name},
          {"upstream", endpoint->base_url},
@@ -195,7 +230,24 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   std::vector<CredentialsCache*> cache_pointers;
   for (auto& cache : caches) cache_pointers.push_back(cache.get());
   CacheRefresher refresher(cache_pointers, &clock);
-  OtaVerifyService service(service_options, transport->get(), &clock);
+
+  UpstreamCaller::Options upstream_options;
+  upstream_options.signature_version = *signature_version;
+  upstream_options.max_attempt_time = absl::GetFlag(FLAGS_max_attempt_time);
+  upstream_options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  upstream_options.breaker.failure_threshold = absl::GetFlag(FLAGS_breaker_failures);
+  upstream_options.breaker.open_duration = absl::GetFlag(FLAGS_breaker_open);
+  absl::StatusOr<absl::flat_hash_map<std::string, double>> quotas =
+      ParseQuotas(absl::GetFlag(FLAGS_upstream_quotas), absl::GetFlag(FLAGS_replicas));
+  if (!quotas.ok()) return Fail(quotas.status().message());
+  upstream_options.quotas = *std::move(quotas);
+  upstream_options.quota_headroom = absl::GetFlag(FLAGS_quota_headroom);
+  if (upstream_options.quota_headroom <= 0 || upstream_options.quota_headroom > 1) {
+    return Fail("--quota_headroom must be above 0 and at most 1");
+  }
+  Scheduler scheduler;
+  UpstreamCaller upstream(upstream_options, transport->get(), &scheduler, &clock);
+  OtaVerifyService service(service_options, &upstream, transport->get(), &clock);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -232,6 +284,9 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
   server->Shutdown(absl::ToChronoTime(deadline));
   server->Wait();
+  // Pending retries and quota waits run now (and find their calls finished), while the
+  // upstream caller and the transport they use still exist.
+  scheduler.Shutdown();
   transport->reset();
   Log(LogLevel::kInfo, "stopped");
   return 0;

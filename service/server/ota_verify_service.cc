@@ -1,67 +1,48 @@
 #include "service/server/ota_verify_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/types/optional.h"
+#include "absl/strings/str_join.h"
 #include "service/aliyun/create_verify_job.h"
 #include "service/aliyun/error_mapping.h"
-#include "service/aliyun/nonce.h"
 #include "service/common/log.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify {
 namespace {
 
-constexpr char kUpstreamRequestIdTrailer[] = "x-upstream-request-id";
 constexpr char kDefaultAccount[] = "default";
-// Time kept back from the caller's deadline so the answer can still reach it.
-constexpr absl::Duration kDeadlineReserve = absl::Milliseconds(50);
-// An attempt with less time than this is not started.
-constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(5);
+// A job created up to this long before the attempt was sent still counts as its result: the
+// upstream's clock and ours may disagree a little.
+constexpr absl::Duration kReconcileClockSkew = absl::Seconds(10);
 
-// Upstream codes saying the signing key or token is not (or no longer) valid: worth one
-// re-signed attempt with freshly fetched credentials (credentials.md §5.6).
 std::string Millis(absl::Duration d) {
   return absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(d));
 }
 
-bool RejectsCredentials(absl::string_view code) {
-  return absl::StartsWith(code, "InvalidSecurityToken.") ||
-         absl::StartsWith(code, "InvalidAccessKeyId.");
-}
-
 }  // namespace
 
-// Everything one call's asynchronous steps share. Outlives the reactor: a step that completes
-// after the call was finished (cancelled) finds the claim taken and does nothing.
+// One gRPC call. Whoever claims it first (the upstream's answer, or a cancellation) finishes it,
+// exactly once; the state outlives the reactor, so a late step finds the claim taken.
 class OtaVerifyService::CallState {
  public:
   CallState(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-            v1::CreateVerifyJobResponse* response, HttpTransport* transport, const Clock* clock,
-            std::string account)
+            v1::CreateVerifyJobResponse* response, const Clock* clock, std::string account)
       : context_(context),
         reactor_(reactor),
         response_(response),
-        transport_(transport),
         clock_(clock),
         account_(std::move(account)),
         start_(clock->Now()) {}
 
-  // Fixed before the first asynchronous step.
-  RpcCall call;
-  const Profile* profile = nullptr;
-  absl::Time deadline = absl::InfiniteFuture();
-
   absl::Time start() const { return start_; }
+  const std::string& account() const { return account_; }
 
-  // True exactly once: the caller then owns the response and must call Finish.
   bool Claim() {
     absl::MutexLock lock(&mu_);
     if (claimed_) return false;
@@ -72,103 +53,65 @@ class OtaVerifyService::CallState {
   // REQUIRES: Claim() returned true to this caller.
   v1::CreateVerifyJobResponse* response() { return response_; }
 
-  // What the last upstream exchange of the call tells the access log.
-  struct Upstream {
-    std::string request_id;
-    const TransferInfo* transfer = nullptr;
-  };
-
   // REQUIRES: Claim() returned true to this caller. The reactor may be gone right after.
-  void Finish(const absl::Status& status, const Upstream& upstream, int attempts) {
-    if (!upstream.request_id.empty()) {
-      context_->AddTrailingMetadata(kUpstreamRequestIdTrailer, upstream.request_id);
-    }
-    const TransferInfo none;
-    const TransferInfo& transfer = upstream.transfer != nullptr ? *upstream.transfer : none;
+  void Finish(const absl::Status& status, const std::vector<std::string>& request_ids,
+              int attempts, const TransferInfo* transfer) {
+    const std::string ids = absl::StrJoin(request_ids, ",");
+    if (!ids.empty()) context_->AddTrailingMetadata("x-upstream-request-id", ids);
+    context_->AddTrailingMetadata("x-gateway-attempts", absl::StrCat(attempts));
     Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning,
         status.ok() ? "ok" : status.message(),
         {{"method", "CreateVerifyJob"},
          {"grpc_code", StatusCodeName(status.code())},
          {"duration_ms", Millis(clock_->Now() - start_)},
          {"account", account_.empty() ? kDefaultAccount : account_},
-         {"action", attempts > 0 ? call.action : ""},
-         {"upstream_request_id", upstream.request_id},
+         {"action", attempts > 0 ? kCreateOTAVerifyJob : ""},
+         {"upstream_request_id", ids},
          {"attempt", absl::StrCat(attempts)},
-         {"upstream_ms", upstream.transfer != nullptr ? Millis(transfer.total_time) : ""},
-         {"upstream_http_version", transfer.http_version},
+         {"upstream_ms", transfer != nullptr ? Millis(transfer->total_time) : ""},
+         {"upstream_http_version", transfer != nullptr ? transfer->http_version : ""},
          {"upstream_new_connection",
-          upstream.transfer == nullptr ? "" : transfer.new_connection ? "true" : "false"},
-         {"upstream_tls_handshake_ms",
-          transfer.tls_handshake_time > absl::ZeroDuration() ? Millis(transfer.tls_handshake_time)
-                                                              : ""}});
+          transfer == nullptr ? "" : transfer->new_connection ? "true" : "false"}});
     reactor_->Finish(ToGrpcStatus(status));
   }
 
-  // Finishes the call with `status` unless it is finished already; for steps that send nothing.
+  // Finishes the call with `status` unless it is finished already.
   void TryFinish(const absl::Status& status) {
-    if (Claim()) Finish(status, {}, 0);
+    if (Claim()) Finish(status, {}, 0, nullptr);
   }
 
-  // The transfer of `attempt` is on its way (or, if its answer came first, already done).
-  void TransferStarted(int attempt, TransferId id) {
-    bool cancel = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (attempt <= finished_attempt_) return;
-      transfer_ = id;
-      cancel = cancelled_;
-    }
-    if (cancel) transport_->Cancel(id);
-  }
-
-  void TransferDone(int attempt) {
-    absl::MutexLock lock(&mu_);
-    finished_attempt_ = attempt;
-    transfer_ = absl::nullopt;
-  }
-
-  // From OnCancel: aborts the transfer in flight, whose answer then finishes the call; with
-  // none in flight (waiting on credentials), finishes the call now.
-  void Cancel() {
-    absl::optional<TransferId> transfer;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      transfer = transfer_;
-    }
-    if (transfer.has_value()) {
-      transport_->Cancel(*transfer);
-    } else {
-      TryFinish(Cancelled());
-    }
-  }
-
-  static absl::Status Cancelled() {
-    return GatewayError(absl::StatusCode::kCancelled, "call cancelled", "CALL_CANCELLED", "");
-  }
-
-  bool cancelled() const {
-    absl::MutexLock lock(&mu_);
-    return cancelled_;
-  }
+  // The create this call waits on (its own, or the one it joined).
+  std::string create_key;
 
  private:
   grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
   v1::CreateVerifyJobResponse* const response_;
-  HttpTransport* const transport_;
   const Clock* const clock_;
   const std::string account_;
   const absl::Time start_;
 
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   bool claimed_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  absl::optional<TransferId> transfer_ ABSL_GUARDED_BY(mu_);
-  int finished_attempt_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// One call's gRPC side: forwards cancellation, releases the in-flight place, deletes itself.
+// One upstream create and what it went through.
+struct OtaVerifyService::CreateGroup {
+  std::string key;
+  std::string product_key;
+  std::string firmware_id;
+  std::string iot_instance_id;
+  RpcCall call;
+  const Profile* profile = nullptr;
+  absl::Time deadline;
+  std::shared_ptr<CallCancellation> cancellation;
+  std::vector<std::string> request_ids;  // of every attempt, reconciliation included
+  int attempts = 0;
+  TransferInfo transfer;
+};
+
+// The gRPC side of one call: forwards cancellation, releases the in-flight place, deletes
+// itself.
 class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
  public:
   explicit Reactor(OtaVerifyService* service) : service_(service) {}
@@ -186,7 +129,11 @@ class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
     return true;
   }
 
-  void OnCancel() override { state_->Cancel(); }
+  void OnCancel() override {
+    state_->TryFinish(
+        GatewayError(absl::StatusCode::kCancelled, "call cancelled", "CALL_CANCELLED", ""));
+    service_->Leave(state_);
+  }
 
   void OnDone() override {
     if (admitted_) service_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -199,15 +146,16 @@ class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
   bool admitted_ = false;
 };
 
-OtaVerifyService::OtaVerifyService(Options options, HttpTransport* transport, const Clock* clock)
-    : options_(std::move(options)), transport_(transport), clock_(clock) {}
+OtaVerifyService::OtaVerifyService(Options options, UpstreamCaller* upstream,
+                                   HttpTransport* transport, const Clock* clock)
+    : options_(std::move(options)), upstream_(upstream), transport_(transport), clock_(clock) {}
 
 grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
     grpc::CallbackServerContext* context, const v1::CreateVerifyJobRequest* request,
     v1::CreateVerifyJobResponse* response) {
   auto* reactor = new Reactor(this);
-  auto state = std::make_shared<CallState>(context, reactor, response, transport_, clock_,
-                                           request->account());
+  auto state =
+      std::make_shared<CallState>(context, reactor, response, clock_, request->account());
   reactor->Bind(state);
 
   if (absl::Status valid = ValidateCreateVerifyJob(*request); !valid.ok()) {
@@ -224,10 +172,6 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
         "ACCOUNT_NOT_FOUND", kCreateOTAVerifyJob));
     return reactor;
   }
-  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    // gRPC deadlines are wall-clock; carry the time left over into the service clock's frame.
-    state->deadline = state->start() + (absl::FromChrono(context->deadline()) - absl::Now());
-  }
   if (!reactor->Admit()) {
     absl::Status overloaded =
         GatewayError(absl::StatusCode::kUnavailable,
@@ -238,101 +182,171 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
     state->TryFinish(overloaded);
     return reactor;
   }
-  state->profile = &profile->second;
-  state->call = CreateVerifyJobCall(*request);
-  if (request->iot_instance_id().empty() && !profile->second.iot_instance_id.empty()) {
-    state->call.params.emplace_back("IotInstanceId", profile->second.iot_instance_id);
+
+  // A second create for the same firmware could only be refused (one verify job per
+  // firmware), so concurrent ones share the first one's upstream call and its answer.
+  state->create_key =
+      absl::StrCat(profile->first, "\n", request->product_key(), "\n", request->firmware_id());
+  auto group = std::make_shared<CreateGroup>();
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::shared_ptr<CallState>>& members = creates_[state->create_key];
+    members.push_back(state);
+    if (members.size() > 1) return reactor;  // joined a create in flight
   }
-  StartAttempt(std::move(state), 1);
+  group->key = state->create_key;
+  group->profile = &profile->second;
+  group->call = CreateVerifyJobCall(*request);
+  group->firmware_id = request->firmware_id();
+  group->product_key = request->product_key();
+  group->iot_instance_id = request->iot_instance_id();
+  if (group->iot_instance_id.empty() && !profile->second.iot_instance_id.empty()) {
+    group->iot_instance_id = profile->second.iot_instance_id;
+    group->call.params.emplace_back("IotInstanceId", group->iot_instance_id);
+  }
+  group->deadline = state->start() + options_.default_deadline;
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    // gRPC deadlines are wall-clock; carry the time left into the service clock's frame.
+    group->deadline =
+        state->start() + (absl::FromChrono(context->deadline()) - absl::Now());
+  }
+  group->cancellation = std::make_shared<CallCancellation>(transport_);
+  {
+    absl::MutexLock lock(&mu_);
+    groups_[group->key] = group;
+  }
+  SendCreate(group, /*resent=*/false);
   return reactor;
 }
 
-void OtaVerifyService::StartAttempt(std::shared_ptr<CallState> state, int attempt) {
-  CredentialsProvider* credentials = state->profile->credentials;
-  credentials->Get(clock_->Now(), [this, state = std::move(state),
-                                   attempt](absl::StatusOr<CredentialsSnapshot> snapshot) mutable {
-    if (state->cancelled()) {
-      state->TryFinish(CallState::Cancelled());
-      return;
+void OtaVerifyService::SendCreate(std::shared_ptr<CreateGroup> group, bool resent) {
+  UpstreamRequest request;
+  request.call = group->call;
+  request.profile = group->profile;
+  request.deadline = group->deadline;
+  request.idempotent = false;
+  request.cancellation = group->cancellation;
+  const absl::Time sent_at = clock_->Now();
+  upstream_->Execute(std::move(request),
+                     [this, group, resent, sent_at](UpstreamResult result) mutable {
+                       OnCreateResult(std::move(group), resent, sent_at, std::move(result));
+                     });
+}
+
+void OtaVerifyService::OnCreateResult(std::shared_ptr<CreateGroup> group, bool resent,
+                                      absl::Time sent_at, UpstreamResult result) {
+  Absorb(*group, result);
+  if (result.outcome_unknown && !group->cancellation->cancelled()) {
+    return Reconcile(std::move(group), resent, sent_at, std::move(result.status));
+  }
+  if (!result.status.ok()) return FinishCreate(*group, result.status, nullptr);
+  absl::StatusOr<v1::CreateVerifyJobResponse> parsed = ParseCreateVerifyJobResponse(result.body);
+  if (!parsed.ok()) {
+    // The upstream said yes in a shape we cannot read: the job may well exist.
+    return Reconcile(
+        std::move(group), resent, sent_at,
+        GatewayError(absl::StatusCode::kUnknown,
+                     absl::StrCat(parsed.status().message(),
+                                  " (the job may exist: check before retrying)"),
+                     "UPSTREAM_MALFORMED_RESPONSE", kCreateOTAVerifyJob));
+  }
+  FinishCreate(*group, absl::OkStatus(), &*parsed);
+}
+
+// The create may or may not have happened. The upstream has no client token, so read its state
+// back: a verify job for the firmware created since the attempt is the one we created; a
+// firmware still unverified means nothing was created, and the create may go once more.
+void OtaVerifyService::Reconcile(std::shared_ptr<CreateGroup> group, bool resent,
+                                 absl::Time sent_at, absl::Status unknown) {
+  const std::string iot_instance_id = group->iot_instance_id;
+  const std::string firmware_id = group->firmware_id;
+  UpstreamRequest list;
+  list.call = ListVerifyJobsCall(firmware_id, iot_instance_id);
+  list.profile = group->profile;
+  list.deadline = group->deadline;
+  list.idempotent = true;
+  list.cancellation = group->cancellation;
+  upstream_->Execute(std::move(list), [this, group, resent, sent_at, iot_instance_id, firmware_id,
+                                       unknown](UpstreamResult listed) mutable {
+    Absorb(*group, listed);
+    if (!listed.status.ok()) return FinishCreate(*group, unknown, nullptr);
+    absl::StatusOr<absl::optional<v1::CreateVerifyJobResponse>> found =
+        FindVerifyJobCreatedSince(listed.body, sent_at - kReconcileClockSkew);
+    if (!found.ok()) return FinishCreate(*group, unknown, nullptr);
+    if (found->has_value()) {
+      Log(LogLevel::kInfo, "create outcome reconciled: the job exists",
+          {{"job_id", (*found)->job_id()}, {"firmware_id", firmware_id}});
+      return FinishCreate(*group, absl::OkStatus(), &**found);
     }
-    if (!snapshot.ok()) {
-      Log(LogLevel::kError, "no usable credentials",
-          {{"error", std::string(snapshot.status().message())}});
-      absl::Status unavailable =
-          GatewayError(absl::StatusCode::kUnavailable, "the gateway has no usable credentials",
-                       "GATEWAY_CREDENTIALS_UNAVAILABLE", state->call.action);
-      AddRetryInfo(unavailable, absl::Seconds(1));
-      state->TryFinish(unavailable);
-      return;
-    }
-    const absl::Time now = clock_->Now();
-    const absl::Duration budget =
-        std::min(options_.max_attempt_time, state->deadline - now - kDeadlineReserve);
-    if (budget < kMinAttemptTime) {
-      state->TryFinish(GatewayError(absl::StatusCode::kDeadlineExceeded,
-                                    "the call's deadline leaves too little time to reach the "
-                                    "upstream; nothing was sent",
-                                    "DEADLINE_TOO_SHORT", state->call.action));
-      return;
-    }
-    SignedRequest signed_request = SignRpcCall(state->call, **snapshot, state->profile->endpoint,
-                                               options_.signature_version, now, NewNonce());
-    signed_request.request.timeout = budget;
-    const TransferId id = transport_->Send(
-        std::move(signed_request.request),
-        [this, state, attempt, snapshot = *snapshot,
-         string_to_sign = std::move(signed_request.string_to_sign)](
-            absl::StatusOr<HttpResponse> http_response) mutable {
-          OnReply(std::move(state), attempt, snapshot, string_to_sign, std::move(http_response));
-        });
-    state->TransferStarted(attempt, id);
+    if (resent) return FinishCreate(*group, unknown, nullptr);
+    UpstreamRequest query;
+    query.call = QueryFirmwareCall(firmware_id, iot_instance_id);
+    query.profile = group->profile;
+    query.deadline = group->deadline;
+    query.idempotent = true;
+    query.cancellation = group->cancellation;
+    upstream_->Execute(std::move(query),
+                       [this, group, unknown](UpstreamResult queried) mutable {
+                         Absorb(*group, queried);
+                         absl::StatusOr<int> status =
+                             queried.status.ok() ? ParseFirmwareVerifyStatus(queried.body)
+                                                 : absl::StatusOr<int>(queried.status);
+                         if (status.ok() && *status == 0) {
+                           Log(LogLevel::kInfo,
+                               "create outcome reconciled: no job was created; sending again",
+                               {{"request_ids", absl::StrJoin(group->request_ids, ",")}});
+                           return SendCreate(std::move(group), /*resent=*/true);
+                         }
+                         FinishCreate(*group, unknown, nullptr);
+                       });
   });
 }
 
-void OtaVerifyService::OnReply(std::shared_ptr<CallState> state, int attempt,
-                               const CredentialsSnapshot& credentials,
-                               const std::string& string_to_sign,
-                               absl::StatusOr<HttpResponse> http_response) {
-  state->TransferDone(attempt);
-  const ReplyContext context{state->call.action, /*idempotent=*/false, credentials.get()};
-  if (!http_response.ok()) {
-    if (state->Claim()) {
-      state->Finish(MapTransportFailure(http_response.status(), context), {}, attempt);
+void OtaVerifyService::Absorb(CreateGroup& group, const UpstreamResult& result) {
+  group.request_ids.insert(group.request_ids.end(), result.request_ids.begin(),
+                           result.request_ids.end());
+  group.attempts += result.attempts;
+  if (!result.transfer.http_version.empty()) group.transfer = result.transfer;
+}
+
+void OtaVerifyService::FinishCreate(const CreateGroup& group, absl::Status status,
+                                    const v1::CreateVerifyJobResponse* response) {
+  AddCreateErrorDetails(status, group.product_key, group.firmware_id, group.iot_instance_id);
+  std::vector<std::shared_ptr<CallState>> members;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = creates_.find(group.key);
+    if (it != creates_.end()) {
+      members.swap(it->second);
+      creates_.erase(it);
     }
-    return;
+    groups_.erase(group.key);
   }
-  const UpstreamReply reply = ReadUpstreamReply(*http_response, context);
-  if (reply.code == "SignatureDoesNotMatch") {
-    mismatch_log_.Report(state->call, options_.signature_version, string_to_sign, reply.message,
-                         reply.request_id, *credentials);
+  for (const auto& member : members) {
+    if (!member->Claim()) continue;  // cancelled meanwhile
+    if (response != nullptr) *member->response() = *response;
+    member->Finish(status, group.request_ids, group.attempts, &group.transfer);
   }
-  if (attempt == 1 && RejectsCredentials(reply.code) && !state->cancelled()) {
-    Log(LogLevel::kWarning, "upstream rejected the credentials; refreshing and re-signing once",
-        {{"action", std::string(context.action)},
-         {"upstream_code", reply.code},
-         {"upstream_request_id", reply.request_id},
-         {"credentials", credentials->Describe()}});
-    state->profile->credentials->Invalidate(*credentials);
-    StartAttempt(std::move(state), attempt + 1);
-    return;
-  }
-  if (!state->Claim()) return;
-  absl::Status status = reply.status;
-  if (status.ok()) {
-    absl::StatusOr<v1::CreateVerifyJobResponse> parsed =
-        ParseCreateVerifyJobResponse(http_response->body);
-    if (parsed.ok()) {
-      *state->response() = *std::move(parsed);
-    } else {
-      // The upstream said yes in a shape we cannot read: the job may well exist.
-      status = GatewayError(
-          absl::StatusCode::kUnknown,
-          absl::StrCat(parsed.status().message(), " (the job may exist: check before retrying)"),
-          "UPSTREAM_MALFORMED_RESPONSE", context.action,
-          {{"upstream_request_id", reply.request_id}});
+}
+
+void OtaVerifyService::Leave(const std::shared_ptr<CallState>& state) {
+  std::shared_ptr<CallCancellation> abandon;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = creates_.find(state->create_key);
+    if (it == creates_.end()) return;
+    auto& members = it->second;
+    members.erase(std::remove(members.begin(), members.end(), state), members.end());
+    if (!members.empty()) return;
+    // Nobody waits for this create any more: abort what it waits on.
+    creates_.erase(it);
+    auto group = groups_.find(state->create_key);
+    if (group != groups_.end()) {
+      abandon = group->second->cancellation;
+      groups_.erase(group);
     }
   }
-  state->Finish(status, {reply.request_id, &http_response->info}, attempt);
+  if (abandon != nullptr) abandon->Cancel();
 }
 
 }  // namespace otaverify

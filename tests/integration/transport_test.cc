@@ -146,40 +146,60 @@ TEST(TransportTls, HostNameNotInTheCertificateIsUnavailable) {
 struct FaultRow {
   const char* fault;
   int delay_ms;
+  // What the caller sees when the gateway may not retry (--max_attempts=1): the mapping.
   StatusCode want;
   const char* reason;  // "" for OK
 };
 
-// What each injected fault must look like to the caller (README "Upstream faults").
+// What each injected fault must look like to the caller (README "Upstream faults"). A create
+// whose outcome is unknown is reconciled whatever the retry setting: the job it created is
+// found, or, the firmware still unverified, it is sent again.
 constexpr FaultRow kFaultTable[] = {
     {"delay", 100, StatusCode::kOk, ""},
     {"http_500", 0, StatusCode::kUnavailable, "UPSTREAM_INTERNAL_ERROR"},
     {"http_502", 0, StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE"},
     {"http_503", 0, StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE"},
     {"throttling", 0, StatusCode::kResourceExhausted, "UPSTREAM_THROTTLED"},
-    {"reset_before_response", 0, StatusCode::kUnknown, "UPSTREAM_OUTCOME_UNKNOWN"},
-    {"truncated_body", 0, StatusCode::kUnknown, "UPSTREAM_OUTCOME_UNKNOWN"},
-    {"non_json_body", 0, StatusCode::kUnknown, "UPSTREAM_MALFORMED_RESPONSE"},
+    {"reset_before_response", 0, StatusCode::kOk, ""},  // reconciled: sent again
+    {"process_then_reset", 0, StatusCode::kOk, ""},     // reconciled: job found
+    {"truncated_body", 0, StatusCode::kOk, ""},         // reconciled: job found
+    {"non_json_body", 0, StatusCode::kOk, ""},          // reconciled: sent again
     {"xml_error_body", 0, StatusCode::kResourceExhausted, "UPSTREAM_THROTTLED"},
     {"slow_drip_body", 300, StatusCode::kOk, ""},
     {"close_after_response", 0, StatusCode::kOk, ""},
 };
 
-TEST(TransportFaults, EveryFaultMapsToItsDocumentedStatusAndServingContinues) {
+void RunFaultTable(bool retries) {
   for (const FaultRow& row : kFaultTable) {
-    SCOPED_TRACE(row.fault);
+    SCOPED_TRACE(absl::StrCat(row.fault, retries ? " with retries" : " without retries"));
     // A fresh pair per fault: the faulted call is the first on a new connection.
     Harness harness;
     ASSERT_TRUE(harness.StartEmulator().ok());
-    ASSERT_TRUE(harness.StartGateway().ok());
-    ASSERT_TRUE(harness.ArmFault(row.fault, 1, row.delay_ms).ok());
+    ASSERT_TRUE(harness.StartGateway({retries ? "--max_attempts=4" : "--max_attempts=1"}).ok());
+    ASSERT_TRUE(harness.ArmFault(row.fault, 1, row.delay_ms, "CreateOTAVerifyJob").ok());
     const CallResult faulted = harness.Create(Harness::DemoRequest("demo-firmware-1"));
-    EXPECT_THAT(faulted.status, StatusIs(row.want));
-    EXPECT_EQ(ErrorReason(faulted.status), row.reason);
+    if (retries) {  // one-shot faults: a retry or the reconciliation always succeeds
+      EXPECT_TRUE(faulted.status.ok()) << faulted.status;
+    } else {
+      EXPECT_THAT(faulted.status, StatusIs(row.want));
+      EXPECT_EQ(ErrorReason(faulted.status), row.reason);
+    }
     // The gateway keeps serving: the next call (on a reused or a new connection) succeeds.
     const CallResult next = harness.Create(Harness::DemoRequest("demo-firmware-3"));
     EXPECT_TRUE(next.status.ok()) << next.status;
+    // Never a duplicate: whatever happened, the firmware has at most one verify job.
+    EXPECT_THAT(harness.Create(Harness::DemoRequest("demo-firmware-1")).status,
+                StatusIs(faulted.status.ok() ? StatusCode::kFailedPrecondition
+                                             : StatusCode::kOk));
   }
+}
+
+TEST(TransportFaults, EveryFaultMapsToItsDocumentedStatusAndServingContinues) {
+  RunFaultTable(/*retries=*/false);
+}
+
+TEST(TransportFaults, RetriesAndReconciliationTurnEveryOneShotFaultIntoSuccess) {
+  RunFaultTable(/*retries=*/true);
 }
 
 TEST(TransportFaults, StaleKeepAliveRaceIsNeverSeenByCallers) {

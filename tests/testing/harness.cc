@@ -43,21 +43,40 @@ absl::Status Harness::StartEmulator(std::vector<std::string> args, const TestCa*
   return absl::OkStatus();
 }
 
-absl::Status Harness::StartGateway(std::vector<std::string> args, std::vector<std::string> env) {
+namespace {
+
+// The gateway's command line and environment: pointed at the emulator, signing with its key.
+std::vector<std::string> GatewayArgv(const std::string& emulator_url, const std::string& ca,
+                                     std::vector<std::string> args) {
+  // Admission is off unless a test turns it on (a later flag wins): most tests measure other
+  // things at rates far above an account's quota.
   std::vector<std::string> argv = {OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0",
-                                   "--endpoint=" + emulator_url_};
-  if (absl::StartsWith(emulator_url_, "http://")) argv.push_back("--allow_insecure_endpoint");
-  if (!emulator_ca_.empty()) argv.push_back("--ca_file=" + emulator_ca_);
+                                   "--endpoint=" + emulator_url, "--upstream_quotas=off"};
+  if (absl::StartsWith(emulator_url, "http://")) argv.push_back("--allow_insecure_endpoint");
+  if (!ca.empty()) argv.push_back("--ca_file=" + ca);
   for (auto& a : args) argv.push_back(std::move(a));
+  return argv;
+}
+
+std::vector<std::string> GatewayEnv(const std::string& emulator_url,
+                                    std::vector<std::string> env) {
   std::vector<std::string> environment = {
       absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_ID=", kEmulatorKeyId),
       absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", kEmulatorSecret),
       "ALIBABA_CLOUD_SECURITY_TOKEN=",
       // Tests never reach the real metadata service; those that need one use the emulator's.
       "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true",
-      absl::StrCat("ALIBABA_CLOUD_IMDS_ENDPOINT=", emulator_url_)};
+      absl::StrCat("ALIBABA_CLOUD_IMDS_ENDPOINT=", emulator_url)};
   for (auto& e : env) environment.push_back(std::move(e));  // a later entry wins
-  absl::StatusOr<std::unique_ptr<ChildProcess>> gateway = ChildProcess::Start(argv, environment);
+  return environment;
+}
+
+}  // namespace
+
+absl::Status Harness::StartGateway(std::vector<std::string> args, std::vector<std::string> env) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> gateway =
+      ChildProcess::Start(GatewayArgv(emulator_url_, emulator_ca_, std::move(args)),
+                          GatewayEnv(emulator_url_, std::move(env)));
   if (!gateway.ok()) return gateway.status();
   gateway_ = *std::move(gateway);
   absl::StatusOr<std::string> address = gateway_->WaitForAddress();
@@ -66,6 +85,16 @@ absl::Status Harness::StartGateway(std::vector<std::string> args, std::vector<st
   stub_ = v1::OtaVerify::NewStub(
       grpc::CreateChannel(gateway_address_, grpc::InsecureChannelCredentials()));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Harness::StartAnotherGateway(std::vector<std::string> args) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> gateway =
+      ChildProcess::Start(GatewayArgv(emulator_url_, emulator_ca_, std::move(args)),
+                          GatewayEnv(emulator_url_, {}));
+  if (!gateway.ok()) return gateway.status();
+  absl::StatusOr<std::string> address = (*gateway)->WaitForAddress();
+  other_gateways_.push_back(*std::move(gateway));
+  return address;
 }
 
 CallResult Harness::Create(const v1::CreateVerifyJobRequest& request, absl::Duration deadline) {

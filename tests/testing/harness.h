@@ -51,6 +51,10 @@ class Harness {
   // overrides ALIBABA_CLOUD_*.
   absl::Status StartGateway(std::vector<std::string> args = {}, std::vector<std::string> env = {});
 
+  // Starts one more gateway on the same emulator (replicas sharing an account); returns its
+  // address.
+  absl::StatusOr<std::string> StartAnotherGateway(std::vector<std::string> args);
+
   CallResult Create(const v1::CreateVerifyJobRequest& request,
                     absl::Duration deadline = absl::Seconds(10));
   v1::OtaVerify::Stub& stub() { return *stub_; }
@@ -81,6 +85,7 @@ class Harness {
  private:
   std::unique_ptr<ChildProcess> emulator_;
   std::unique_ptr<ChildProcess> gateway_;
+  std::vector<std::unique_ptr<ChildProcess>> other_gateways_;
   std::string emulator_url_;
   std::string emulator_ca_;
   std::string gateway_address_;

@@ -277,7 +277,7 @@ TEST_F(EmulatorFaultTest, CountMinusOneAppliesUntilCleared) {
 TEST_F(EmulatorFaultTest, ActionFilterSkipsOtherActionsAndMatchesV1AndV3) {
   Arm(R"({"fault":"http_503","count":2,"action":"CreateOTAVerifyJob"})");
   RpcCall other;
-  other.action = "QueryOTAFirmware";
+  other.action = "QueryOTAJob";
   other.params = {{"FirmwareId", "demo-firmware-1"}};
   const auto skipped = client_->Call(other, SignatureVersion::kV3, kNow, "n0");
   ASSERT_TRUE(skipped.ok());

@@ -1,0 +1,155 @@
+// otaverify-load: drives CreateVerifyJob calls through the client library's async API, at a
+// fixed offered rate (open loop) or a fixed concurrency (closed loop), for a bounded time, and
+// prints one JSON line: calls, calls/s, latency percentiles, and counts by gRPC code and
+// ErrorInfo reason. Each call names its own firmware (`--firmware_prefix` + index modulo
+// `--firmwares`), so a seed with that many unverified firmwares makes every create succeed.
+//
+// Example: otaverify-load --target 127.0.0.1:50051 --rate 200 --duration 10s
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/common/json.h"
+#include "service/status/rich_status.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "gateway address");
+ABSL_FLAG(double, rate, 0, "offered calls per second (open loop); 0: closed loop");
+ABSL_FLAG(int, concurrency, 16, "calls in flight at once in closed loop");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "how long to offer load");
+ABSL_FLAG(absl::Duration, warmup, absl::ZeroDuration(), "load before measuring starts");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(2), "deadline of each call");
+ABSL_FLAG(std::string, account, "", "credential profile");
+ABSL_FLAG(std::string, product_key, "a1LoadProduct", "product of every call");
+ABSL_FLAG(std::string, device, "load-device-1", "target device of every call");
+ABSL_FLAG(std::string, firmware_prefix, "load-fw-", "firmware ids are prefix + index");
+ABSL_FLAG(int, firmwares, 100000, "distinct firmware ids to cycle through");
+ABSL_FLAG(int, firmware_offset, 0, "index of the first firmware (separate ranges per client)");
+
+namespace otaverify {
+namespace {
+
+class Recorder {
+ public:
+  explicit Recorder(absl::Time measure_from) : measure_from_(measure_from) {}
+
+  void Record(absl::Time started, absl::Duration latency, const absl::Status& status) {
+    if (started < measure_from_) return;
+    std::string outcome = StatusCodeName(status.code());
+    if (auto info = GetDetail<google::rpc::ErrorInfo>(status)) {
+      absl::StrAppend(&outcome, " ", info->reason());
+    }
+    absl::MutexLock lock(&mu_);
+    latencies_.push_back(latency);
+    ++outcomes_[outcome];
+  }
+
+  std::string Json(absl::Duration measured) {
+    absl::MutexLock lock(&mu_);
+    std::sort(latencies_.begin(), latencies_.end());
+    auto percentile = [this](double p) {
+      if (latencies_.empty()) return 0.0;
+      const size_t i = std::min(latencies_.size() - 1,
+                                static_cast<size_t>(p / 100.0 * latencies_.size()));
+      return absl::ToDoubleMilliseconds(latencies_[i]);
+    };
+    std::string codes;
+    for (const auto& [outcome, n] : outcomes_) {
+      absl::StrAppend(&codes, codes.empty() ? "" : ",", JsonQuote(outcome), ":", n);
+    }
+    return absl::StrFormat(
+        R"({"calls":%d,"seconds":%.3f,"calls_per_second":%.1f,"latency_ms":{"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99.9":%.3f},"outcomes":{%s}})",
+        latencies_.size(), absl::ToDoubleSeconds(measured),
+        latencies_.size() / std::max(1e-9, absl::ToDoubleSeconds(measured)), percentile(50),
+        percentile(90), percentile(99), percentile(99.9), codes);
+  }
+
+ private:
+  const absl::Time measure_from_;
+  absl::Mutex mu_;
+  std::vector<absl::Duration> latencies_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> outcomes_ ABSL_GUARDED_BY(mu_);
+};
+
+v1::CreateVerifyJobRequest RequestFor(int64_t index) {
+  v1::CreateVerifyJobRequest request;
+  request.set_account(absl::GetFlag(FLAGS_account));
+  request.set_product_key(absl::GetFlag(FLAGS_product_key));
+  request.set_firmware_id(
+      absl::StrCat(absl::GetFlag(FLAGS_firmware_prefix),
+                   absl::GetFlag(FLAGS_firmware_offset) +
+                       index % std::max(1, absl::GetFlag(FLAGS_firmwares))));
+  request.add_target_device_names(absl::GetFlag(FLAGS_device));
+  return request;
+}
+
+int Run() {
+  const Client client = Client::Connect(absl::GetFlag(FLAGS_target));
+  CallOptions options;
+  options.deadline = absl::GetFlag(FLAGS_deadline);
+  options.wait_for_ready = true;
+  const absl::Time start = absl::Now();
+  const absl::Time measure_from = start + absl::GetFlag(FLAGS_warmup);
+  const absl::Time end = measure_from + absl::GetFlag(FLAGS_duration);
+  Recorder recorder(measure_from);
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> outstanding{0};
+
+  auto send = [&](auto&& on_done) {
+    const int64_t index = next.fetch_add(1);
+    const absl::Time started = absl::Now();
+    outstanding.fetch_add(1);
+    client.CreateVerifyJobAsync(
+        RequestFor(index), options,
+        [&, started, on_done](absl::StatusOr<v1::CreateVerifyJobResponse> result,
+                              CallMetadata) mutable {
+          recorder.Record(started, absl::Now() - started, result.status());
+          outstanding.fetch_sub(1);
+          on_done();
+        });
+  };
+
+  const double rate = absl::GetFlag(FLAGS_rate);
+  if (rate > 0) {
+    // Open loop: calls start on schedule whatever the answers do, as independent callers would.
+    const absl::Duration interval = absl::Seconds(1.0 / rate);
+    for (absl::Time at = start; at < end; at += interval) {
+      absl::SleepFor(at - absl::Now());
+      send([] {});
+    }
+  } else {
+    std::function<void()> again = [&] {
+      if (absl::Now() < end) send(again);
+    };
+    for (int i = 0; i < absl::GetFlag(FLAGS_concurrency); ++i) send(again);
+    absl::SleepFor(end - absl::Now());
+  }
+  // Bounded wait for the last answers (deadlines end them).
+  const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_deadline) + absl::Seconds(5);
+  while (outstanding.load() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  std::printf("%s\n", recorder.Json(std::min(end, absl::Now()) - measure_from).c_str());
+  return outstanding.load() == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace otaverify
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Drives CreateVerifyJob load through an OtaVerify gateway.");
+  absl::ParseCommandLine(argc, argv);
+  return otaverify::Run();
+}
