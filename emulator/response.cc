@@ -13,20 +13,7 @@ namespace {
 constexpr char kJsonType[] = "application/json;charset=utf-8";
 constexpr char kXmlType[] = "text/xml;charset=utf-8";
 void AppendXmlText(absl::string_view s, std::string* out) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0) {
-      out->append(kUtf8Replacement);
-      ++i;
-      continue;
-    }
-    if (len > 1) {
-      out->append(s.data() + i, len);
-      i += len;
-      continue;
-    }
-    ++i;
+  AppendSanitizedUtf8(s, out, [](unsigned char c, std::string* out) {
     switch (c) {
       case '&':
         out->append("&amp;");
@@ -51,7 +38,7 @@ void AppendXmlText(absl::string_view s, std::string* out) {
           out->push_back(static_cast<char>(c));
         }
     }
-  }
+  });
 }
 
 }  // namespace

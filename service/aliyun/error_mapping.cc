@@ -242,6 +242,8 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext
   reply.upstream_unhealthy = response.status >= 500 || reply.code == "ServiceUnavailable" ||
                              reply.code == "InternalError" ||
                              reply.code == "iot.system.SystemException";
+  // A server-side failure may come after a create was carried out: never re-send it blindly.
+  if (reply.upstream_unhealthy && !context.idempotent) reply.outcome_unknown = true;
   return reply;
 }
 

@@ -54,7 +54,8 @@ struct UpstreamReply {
   // The upstream itself is unwell (HTTP 5xx, ServiceUnavailable, InternalError,
   // iot.system.SystemException): what a circuit breaker counts. Throttling is not.
   bool upstream_unhealthy = false;
-  // The request may or may not have been processed (a create must be reconciled).
+  // The request may or may not have been processed (a create must be reconciled): a malformed
+  // 2xx, and for a non-idempotent action also SignatureNonceUsed and server-side failures.
   bool outcome_unknown = false;
   // OK when the answer is a success (HTTP 2xx and Success not false); otherwise the mapped
   // error with a google.rpc.ErrorInfo (metadata: action, http_status, upstream_code,

@@ -15,15 +15,6 @@ namespace {
 constexpr char kEmptyBodySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-std::string WireQuery(const Params& params) {
-  std::string out;
-  for (const auto& [name, value] : params) {
-    if (!out.empty()) out.push_back('&');
-    absl::StrAppend(&out, PercentEncode(name), "=", PercentEncode(value));
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<SignatureVersion> ParseSignatureVersion(absl::string_view text) {
@@ -94,7 +85,7 @@ SignedRequest SignRpcCall(const RpcCall& call, const Credentials& credentials,
     out.string_to_sign = StringToSignV1(request.method, out.canonical);
     out.signature = SignatureV1(credentials.access_key_secret, out.string_to_sign);
     params.emplace_back("Signature", out.signature);
-    request.url = absl::StrCat(endpoint.base_url, "/?", WireQuery(params));
+    request.url = absl::StrCat(endpoint.base_url, "/?", EncodeParams(params));
     return out;
   }
 
@@ -122,7 +113,7 @@ SignedRequest SignRpcCall(const RpcCall& call, const Credentials& credentials,
   }
   request.headers.emplace_back("Authorization", out.authorization);
   request.url = absl::StrCat(endpoint.base_url, "/", call.params.empty() ? "" : "?",
-                             WireQuery(call.params));
+                             EncodeParams(call.params));
   return out;
 }
 

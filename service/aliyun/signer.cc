@@ -72,14 +72,18 @@ bool PercentDecode(absl::string_view in, std::string* out) {
   return true;
 }
 
-std::string CanonicalQuery(Params params) {
-  std::sort(params.begin(), params.end());
+std::string EncodeParams(const Params& params) {
   std::string out;
   for (const auto& [name, value] : params) {
     if (!out.empty()) out.push_back('&');
     absl::StrAppend(&out, PercentEncode(name), "=", PercentEncode(value));
   }
   return out;
+}
+
+std::string CanonicalQuery(Params params) {
+  std::sort(params.begin(), params.end());
+  return EncodeParams(params);
 }
 
 std::string StringToSignV1(absl::string_view method, absl::string_view canonical_query) {

@@ -26,6 +26,9 @@ std::string PercentEncode(absl::string_view in);
 // form-style spaces from a correct signer). Returns false on a malformed escape.
 bool PercentDecode(absl::string_view in, std::string* out);
 
+// join("&", encode(name) "=" encode(value)) in the given order: a query string or form body.
+std::string EncodeParams(const Params& params);
+
 // join("&", sorted(encode(name) "=" encode(value))), sorted byte-wise by raw name (then value).
 // Used as the V1 canonical query and the V3 canonical query.
 std::string CanonicalQuery(Params params);

@@ -30,20 +30,7 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
 void AppendJsonQuoted(absl::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0) {
-      out->append(kUtf8Replacement);
-      ++i;
-      continue;
-    }
-    if (len > 1) {
-      out->append(s.data() + i, len);
-      i += len;
-      continue;
-    }
-    ++i;
+  AppendSanitizedUtf8(s, out, [](unsigned char c, std::string* out) {
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -69,7 +56,7 @@ void AppendJsonQuoted(absl::string_view s, std::string* out) {
           out->push_back(static_cast<char>(c));
         }
     }
-  }
+  });
   out->push_back('"');
 }
 

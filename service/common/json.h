@@ -20,6 +20,26 @@ inline constexpr char kUtf8Replacement[] = "\xEF\xBF\xBD";
 // REQUIRES: i < s.size().
 size_t Utf8SequenceLength(absl::string_view s, size_t i);
 
+// Appends `s` to `out` with every well-formed multi-byte UTF-8 sequence copied, every malformed
+// byte replaced by U+FFFD, and every ASCII byte handed to `escape_ascii(c, out)`: the walk the
+// JSON and XML writers share.
+template <typename EscapeAscii>
+void AppendSanitizedUtf8(absl::string_view s, std::string* out, EscapeAscii escape_ascii) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out->append(kUtf8Replacement);
+      ++i;
+    } else if (len > 1) {
+      out->append(s.data() + i, len);
+      i += len;
+    } else {
+      escape_ascii(static_cast<unsigned char>(s[i]), out);
+      ++i;
+    }
+  }
+}
+
 // Appends `s` to `out` as a JSON string literal, quotes included.
 void AppendJsonQuoted(absl::string_view s, std::string* out);
 

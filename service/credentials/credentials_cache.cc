@@ -183,7 +183,8 @@ void CredentialsCache::OnFetched(absl::Time started, Reason reason,
       if (same) {
         // The source has not rotated yet: ask again later, not on every tick.
         retry_in = RandomDuration(random_, options_.same_retry_min, options_.same_retry_max);
-        next_attempt_at_ = now + retry_in;
+        // Never past the point where callers start waiting: from there, try on demand.
+        next_attempt_at_ = std::min(now + retry_in, held_.mandatory_at);
       } else {
         next_attempt_at_ = absl::InfinitePast();
       }

@@ -17,15 +17,6 @@ namespace {
 
 constexpr char kAction[] = "AssumeRoleWithOIDC";
 
-std::string FormEncode(const Params& params) {
-  std::string out;
-  for (const auto& [name, value] : params) {
-    if (!out.empty()) out.push_back('&');
-    absl::StrAppend(&out, PercentEncode(name), "=", PercentEncode(value));
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::Status ValidateRoleSessionName(absl::string_view name) {
@@ -117,10 +108,10 @@ void OidcRoleSource::Fetch(absl::Time now, Callback done) {
 
   HttpRequest request;
   request.method = "POST";
-  request.url = absl::StrCat(endpoint_.base_url, "/?", FormEncode(query));
+  request.url = absl::StrCat(endpoint_.base_url, "/?", EncodeParams(query));
   request.headers = {{"Accept", "application/json"},
                      {"Content-Type", "application/x-www-form-urlencoded"}};
-  request.body = FormEncode(form);
+  request.body = EncodeParams(form);
   request.timeout = options_.sts.timeout;
   transport_->Send(std::move(request), [token = *std::move(token), done = std::move(done)](
                                            absl::StatusOr<HttpResponse> response) mutable {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -220,6 +221,14 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
          {"upstream", endpoint->base_url},
          {"credentials", profile.credentials}});
   }
+  // Teardown order on every exit from here: the refresher stops ticking, then the transport
+  // stops (failing what is pending into caches and sources that still exist), then the caches
+  // go. Declared after the caches, so it runs before they are destroyed.
+  std::unique_ptr<CacheRefresher> refresher;
+  auto stop_io = absl::MakeCleanup([&refresher, &transport] {
+    refresher.reset();
+    transport->reset();
+  });
   for (auto& cache : caches) {
     absl::Status ready =
         WaitForCredentials(*cache, clock, absl::GetFlag(FLAGS_credentials_startup_timeout));
@@ -229,7 +238,7 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   }
   std::vector<CredentialsCache*> cache_pointers;
   for (auto& cache : caches) cache_pointers.push_back(cache.get());
-  CacheRefresher refresher(cache_pointers, &clock);
+  refresher = std::make_unique<CacheRefresher>(cache_pointers, &clock);
 
   UpstreamCaller::Options upstream_options;
   upstream_options.signature_version = *signature_version;
@@ -247,6 +256,9 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   }
   Scheduler scheduler;
   UpstreamCaller upstream(upstream_options, transport->get(), &scheduler, &clock);
+  // Pending retries and quota waits run (and find their calls finished) before the upstream
+  // caller they call into is destroyed, on every exit from here.
+  auto drain = absl::MakeCleanup([&scheduler] { scheduler.Shutdown(); });
   OtaVerifyService service(service_options, &upstream, transport->get(), &clock);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -284,10 +296,6 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
   server->Shutdown(absl::ToChronoTime(deadline));
   server->Wait();
-  // Pending retries and quota waits run now (and find their calls finished), while the
-  // upstream caller and the transport they use still exist.
-  scheduler.Shutdown();
-  transport->reset();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

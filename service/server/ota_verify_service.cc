@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "service/aliyun/create_verify_job.h"
 #include "service/aliyun/error_mapping.h"
+#include "service/aliyun/signer.h"
 #include "service/common/log.h"
 #include "service/status/rich_status.h"
 
@@ -103,6 +104,8 @@ struct OtaVerifyService::CreateGroup {
   std::string iot_instance_id;
   RpcCall call;
   const Profile* profile = nullptr;
+  // The gRPC calls waiting on this create. Guarded by the service's mu_.
+  std::vector<std::shared_ptr<CallState>> members;
   absl::Time deadline;
   std::shared_ptr<CallCancellation> cancellation;
   std::vector<std::string> request_ids;  // of every attempt, reconciliation included
@@ -183,27 +186,33 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
     return reactor;
   }
 
-  // A second create for the same firmware could only be refused (one verify job per
-  // firmware), so concurrent ones share the first one's upstream call and its answer.
-  state->create_key =
-      absl::StrCat(profile->first, "\n", request->product_key(), "\n", request->firmware_id());
-  auto group = std::make_shared<CreateGroup>();
+  // A second identical create could only be refused (one verify job per firmware), so
+  // concurrent identical creates share the first one's upstream call and its answer.
+  RpcCall call = CreateVerifyJobCall(*request);
+  std::string iot_instance_id = request->iot_instance_id();
+  if (iot_instance_id.empty() && !profile->second.iot_instance_id.empty()) {
+    iot_instance_id = profile->second.iot_instance_id;
+    call.params.emplace_back("IotInstanceId", iot_instance_id);
+  }
+  state->create_key = absl::StrCat(profile->first, "\n", CanonicalQuery(call.params));
+  std::shared_ptr<CreateGroup> group;
   {
     absl::MutexLock lock(&mu_);
-    std::vector<std::shared_ptr<CallState>>& members = creates_[state->create_key];
-    members.push_back(state);
-    if (members.size() > 1) return reactor;  // joined a create in flight
+    std::shared_ptr<CreateGroup>& existing = groups_[state->create_key];
+    if (existing != nullptr) {
+      existing->members.push_back(state);
+      return reactor;  // joined a create in flight
+    }
+    existing = std::make_shared<CreateGroup>();
+    group = existing;
+    group->members.push_back(state);
   }
   group->key = state->create_key;
   group->profile = &profile->second;
-  group->call = CreateVerifyJobCall(*request);
+  group->call = std::move(call);
   group->firmware_id = request->firmware_id();
   group->product_key = request->product_key();
-  group->iot_instance_id = request->iot_instance_id();
-  if (group->iot_instance_id.empty() && !profile->second.iot_instance_id.empty()) {
-    group->iot_instance_id = profile->second.iot_instance_id;
-    group->call.params.emplace_back("IotInstanceId", group->iot_instance_id);
-  }
+  group->iot_instance_id = std::move(iot_instance_id);
   group->deadline = state->start() + options_.default_deadline;
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
     // gRPC deadlines are wall-clock; carry the time left into the service clock's frame.
@@ -211,10 +220,6 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
         state->start() + (absl::FromChrono(context->deadline()) - absl::Now());
   }
   group->cancellation = std::make_shared<CallCancellation>(transport_);
-  {
-    absl::MutexLock lock(&mu_);
-    groups_[group->key] = group;
-  }
   SendCreate(group, /*resent=*/false);
   return reactor;
 }
@@ -309,18 +314,16 @@ void OtaVerifyService::Absorb(CreateGroup& group, const UpstreamResult& result) 
   if (!result.transfer.http_version.empty()) group.transfer = result.transfer;
 }
 
-void OtaVerifyService::FinishCreate(const CreateGroup& group, absl::Status status,
+void OtaVerifyService::FinishCreate(CreateGroup& group, absl::Status status,
                                     const v1::CreateVerifyJobResponse* response) {
   AddCreateErrorDetails(status, group.product_key, group.firmware_id, group.iot_instance_id);
   std::vector<std::shared_ptr<CallState>> members;
   {
     absl::MutexLock lock(&mu_);
-    auto it = creates_.find(group.key);
-    if (it != creates_.end()) {
-      members.swap(it->second);
-      creates_.erase(it);
-    }
-    groups_.erase(group.key);
+    members.swap(group.members);
+    // Only this group: a newer create for the same key may be in flight by now.
+    auto it = groups_.find(group.key);
+    if (it != groups_.end() && it->second.get() == &group) groups_.erase(it);
   }
   for (const auto& member : members) {
     if (!member->Claim()) continue;  // cancelled meanwhile
@@ -330,23 +333,22 @@ void OtaVerifyService::FinishCreate(const CreateGroup& group, absl::Status statu
 }
 
 void OtaVerifyService::Leave(const std::shared_ptr<CallState>& state) {
-  std::shared_ptr<CallCancellation> abandon;
+  std::shared_ptr<CreateGroup> abandoned;
   {
     absl::MutexLock lock(&mu_);
-    auto it = creates_.find(state->create_key);
-    if (it == creates_.end()) return;
-    auto& members = it->second;
-    members.erase(std::remove(members.begin(), members.end(), state), members.end());
+    auto it = groups_.find(state->create_key);
+    if (it == groups_.end()) return;
+    std::shared_ptr<CreateGroup> group = it->second;
+    auto& members = group->members;
+    const auto member = std::find(members.begin(), members.end(), state);
+    if (member == members.end()) return;  // it waits on an older create, already finished
+    members.erase(member);
     if (!members.empty()) return;
     // Nobody waits for this create any more: abort what it waits on.
-    creates_.erase(it);
-    auto group = groups_.find(state->create_key);
-    if (group != groups_.end()) {
-      abandon = group->second->cancellation;
-      groups_.erase(group);
-    }
+    groups_.erase(it);
+    abandoned = std::move(group);
   }
-  if (abandon != nullptr) abandon->Cancel();
+  abandoned->cancellation->Cancel();
 }
 
 }  // namespace otaverify

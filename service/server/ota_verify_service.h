@@ -2,7 +2,7 @@
 // UpstreamCaller without blocking a gRPC thread; the upstream's completion finishes the call.
 //
 // Path of one call: validate → resolve the account's profile → admit (bounded in-flight count)
-// → join an identical create already in flight, or lead one → UpstreamCaller (quota, breaker,
+// → join an identical create already in flight (same account and parameters), or lead one → UpstreamCaller (quota, breaker,
 // credentials, signing, retries) → when the outcome is unknown, reconcile (the job the upstream
 // created since the attempt, found with ListOTAJobByFirmware, is returned; an unverified
 // firmware lets the create be sent again; anything else is UPSTREAM_OUTCOME_UNKNOWN) → Finish.
@@ -66,7 +66,7 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
   // Adds an upstream result's attempts and request ids to the group's record.
   static void Absorb(CreateGroup& group, const UpstreamResult& result);
   // Finishes every call waiting on the group's create.
-  void FinishCreate(const CreateGroup& group, absl::Status status,
+  void FinishCreate(CreateGroup& group, absl::Status status,
                     const v1::CreateVerifyJobResponse* response);
   // A cancelled call stops waiting; the last one to go aborts the upstream call.
   void Leave(const std::shared_ptr<CallState>& state);
@@ -77,11 +77,8 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
   const Clock* const clock_;
   std::atomic<int> in_flight_{0};
 
-  // Creates in flight by (account, product, firmware): the calls waiting on each, and the
-  // upstream call itself.
+  // Creates in flight by account and canonical parameters, each with the calls waiting on it.
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::vector<std::shared_ptr<CallState>>> creates_
-      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<CreateGroup>> groups_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -42,6 +42,17 @@ UpstreamResult Failure(absl::Status status) {
   return result;
 }
 
+UpstreamResult CircuitOpen(const UpstreamRequest& request, absl::string_view action,
+                           absl::Duration retry_after) {
+  absl::Status open = GatewayError(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("the upstream ", request.profile->endpoint.host,
+                   " keeps failing; calls are held back while it recovers"),
+      "UPSTREAM_CIRCUIT_OPEN", action);
+  AddRetryInfo(open, std::max(retry_after, absl::Milliseconds(100)));
+  return Failure(std::move(open));
+}
+
 absl::Status Cancelled(absl::string_view action) {
   return GatewayError(absl::StatusCode::kCancelled, "call cancelled", "CALL_CANCELLED", action);
 }
@@ -63,20 +74,25 @@ bool CallCancellation::cancelled() const {
   return cancelled_;
 }
 
-void CallCancellation::TransferStarted(int attempt, TransferId id) {
+int CallCancellation::NextTransfer() {
+  absl::MutexLock lock(&mu_);
+  return ++next_sequence_;
+}
+
+void CallCancellation::TransferStarted(int sequence, TransferId id) {
   bool cancel = false;
   {
     absl::MutexLock lock(&mu_);
-    if (attempt <= finished_attempt_) return;  // its answer came first
+    if (sequence <= finished_sequence_) return;  // its answer came first
     transfer_ = id;
     cancel = cancelled_;
   }
   if (cancel) transport_->Cancel(id);
 }
 
-void CallCancellation::TransferDone(int attempt) {
+void CallCancellation::TransferDone(int sequence) {
   absl::MutexLock lock(&mu_);
-  finished_attempt_ = std::max(finished_attempt_, attempt);
+  finished_sequence_ = std::max(finished_sequence_, sequence);
   transfer_ = absl::nullopt;
 }
 
@@ -85,6 +101,7 @@ struct UpstreamCaller::Call {
   Done done;
   std::vector<std::string> request_ids;
   int attempt = 0;  // attempts started
+  int transfer = 0;  // the CallCancellation sequence of the current attempt's transfer
   bool credentials_refreshed = false;
   std::atomic<bool> finished{false};
 
@@ -116,6 +133,10 @@ void UpstreamCaller::Execute(UpstreamRequest request, Done done) {
 // than being sent to be throttled.
 void UpstreamCaller::Admit(std::shared_ptr<Call> call) {
   if (call->cancelled()) return Finish(call, Failure(Cancelled(call->action())));
+  // An open breaker fails the call before it takes a quota slot it would never use.
+  CircuitBreaker* breaker = Breaker(call->request.profile->endpoint.base_url);
+  const absl::Duration breaker_wait = breaker->RetryAfter(clock_->Now());
+  if (breaker_wait > absl::ZeroDuration()) return Finish(call, CircuitOpen(call->request, call->action(), breaker_wait));
   RateLimiter* limiter = Limiter(call->request.profile->name, call->action());
   if (limiter != nullptr) {
     const absl::Time now = clock_->Now();
@@ -159,15 +180,7 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
                                              "DEADLINE_TOO_SHORT", call->action())));
   }
   CircuitBreaker* breaker = Breaker(call->request.profile->endpoint.base_url);
-  if (!breaker->Allow(now)) {
-    absl::Status open = GatewayError(
-        absl::StatusCode::kUnavailable,
-        absl::StrCat("the upstream ", call->request.profile->endpoint.host,
-                     " keeps failing; calls are held back while it recovers"),
-        "UPSTREAM_CIRCUIT_OPEN", call->action());
-    AddRetryInfo(open, std::max(breaker->RetryAfter(now), absl::Milliseconds(100)));
-    return Finish(call, Failure(std::move(open)));
-  }
+  if (!breaker->Allow(now)) return Finish(call, CircuitOpen(call->request, call->action(), breaker->RetryAfter(now)));
   ++call->attempt;
   call->request.profile->credentials->Get(
       now, [this, call, breaker](absl::StatusOr<CredentialsSnapshot> snapshot) {
@@ -187,8 +200,10 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
           return Finish(call, Failure(std::move(unavailable)));
         }
         const absl::Time now = clock_->Now();
-        const absl::Duration budget = std::min(
-            options_.max_attempt_time, call->request.deadline - now - kDeadlineReserve);
+        absl::Duration budget = call->request.deadline - now - kDeadlineReserve;
+        // A create that times out must leave time to find out whether it happened.
+        if (!call->request.idempotent) budget = budget * 2 / 3;
+        budget = std::min(options_.max_attempt_time, budget);
         if (budget < kMinAttemptTime) {
           breaker->OnAbandoned();
           return Finish(call, Failure(GatewayError(absl::StatusCode::kDeadlineExceeded,
@@ -199,7 +214,7 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
             SignRpcCall(call->request.call, **snapshot, call->request.profile->endpoint,
                         options_.signature_version, now, NewNonce());
         signed_request.request.timeout = budget;
-        const int attempt = call->attempt;
+        const int sequence = call->transfer = call->request.cancellation->NextTransfer();
         const TransferId id = transport_->Send(
             std::move(signed_request.request),
             [this, call, snapshot = *snapshot,
@@ -207,14 +222,14 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
                 absl::StatusOr<HttpResponse> response) mutable {
               OnReply(call, snapshot, string_to_sign, std::move(response));
             });
-        call->request.cancellation->TransferStarted(attempt, id);
+        call->request.cancellation->TransferStarted(sequence, id);
       });
 }
 
 void UpstreamCaller::OnReply(std::shared_ptr<Call> call, const CredentialsSnapshot& credentials,
                              const std::string& string_to_sign,
                              absl::StatusOr<HttpResponse> response) {
-  call->request.cancellation->TransferDone(call->attempt);
+  call->request.cancellation->TransferDone(call->transfer);
   const absl::Time now = clock_->Now();
   CircuitBreaker* breaker = Breaker(call->request.profile->endpoint.base_url);
   const ReplyContext context{call->action(), call->request.idempotent, credentials.get()};
@@ -281,6 +296,7 @@ void UpstreamCaller::OnReply(std::shared_ptr<Call> call, const CredentialsSnapsh
     result.body = std::move(response->body);
     return Finish(call, std::move(result));
   }
+  if (result.outcome_unknown && !call->request.idempotent) return Finish(call, std::move(result));
   if (reply.retryable) return RetryOrFinish(call, std::move(result), /*timeout=*/false);
   Finish(call, std::move(result));
 }

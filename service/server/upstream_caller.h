@@ -48,25 +48,30 @@ struct Profile {
   std::string iot_instance_id;
 };
 
-// Lets the owner of a call abort it: the transfer in flight, a pending retry or a wait for
-// quota or credentials. Shared by the call and its owner; thread-safe.
+// Lets the owner of one or more upstream calls abort them: the transfer in flight is aborted
+// at once; a call waiting for quota, a retry or credentials finishes with CANCELLED when its
+// wait ends (the owner answers its own caller without waiting for that). Shared by the calls
+// and their owner; thread-safe.
 class CallCancellation {
  public:
   explicit CallCancellation(HttpTransport* transport) : transport_(transport) {}
-  // Aborts whatever the call waits on; the call then finishes with CANCELLED.
   void Cancel();
   bool cancelled() const;
 
-  // For the UpstreamCaller: the transfer of `attempt` is on its way / done.
-  void TransferStarted(int attempt, TransferId id);
-  void TransferDone(int attempt);
+  // For the UpstreamCaller: numbers the transfers of every call sharing this cancellation,
+  // so a late answer of one cannot unregister the next.
+  int NextTransfer();
+  // The transfer numbered `sequence` is on its way / done.
+  void TransferStarted(int sequence, TransferId id);
+  void TransferDone(int sequence);
 
  private:
   HttpTransport* const transport_;
   mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   absl::optional<TransferId> transfer_ ABSL_GUARDED_BY(mu_);
-  int finished_attempt_ ABSL_GUARDED_BY(mu_) = 0;
+  int next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  int finished_sequence_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct UpstreamRequest {

@@ -164,6 +164,9 @@ TEST_F(CredentialsTest, MetadataOutageServesCachedCredentialsUntilExpiryThenReco
   std::cout << ok << " calls succeeded on cached credentials; the first failed "
             << (first_failure - issued) << " after they were issued (lifetime 12 s)" << std::endl;
   EXPECT_GT(first_failure - issued, absl::Seconds(10));
+  // The gateway stopped using the credentials before they expired: the upstream never had to
+  // refuse an expired token.
+  EXPECT_EQ(Stat({"requests_by_outcome", "InvalidSecurityToken.Expired"}), 0);
 
   // The metadata service is back: the next refresh, at most the 2 s backoff cap plus a 1 s
   // tick away, restores service.
@@ -212,6 +215,7 @@ TEST_F(CredentialsTest, RotatingStsCredentialsNeverReachCallersExpired) {
             << " credential fetches, " << expired
             << " InvalidSecurityToken.Expired answers upstream" << std::endl;
   EXPECT_EQ(failures, 0);
+  EXPECT_EQ(expired, 0);
   // One at start-up, then about one per (lifetime - advisory window) = 2/3 of the lifetime.
   EXPECT_GE(fetches, 1 + seconds / lifetime);
   EXPECT_LE(fetches, 2 + 2 * seconds / lifetime);

@@ -23,7 +23,13 @@ absl::StatusOr<TestCa> MakeTestCa(const std::string& dir) {
   return TestCa{dir};
 }
 
-Harness::~Harness() = default;
+Harness::~Harness() {
+  // Whatever the test did, the signing secret never reached either process's output.
+  std::string logs = emulator_ != nullptr ? emulator_->Output() : "";
+  if (gateway_ != nullptr) logs += gateway_->Output();
+  for (const auto& gateway : other_gateways_) logs += gateway->Output();
+  EXPECT_EQ(logs.find(kEmulatorSecret), std::string::npos) << "the AccessKey secret was logged";
+}
 
 absl::Status Harness::StartEmulator(std::vector<std::string> args, const TestCa* ca,
                                     const std::string& listen) {
