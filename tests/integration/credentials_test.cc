@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "client/client.h"
 #include "service/aliyun/signer.h"
 #include "tests/testing/harness.h"
 #include "tests/testing/status_matchers.h"
@@ -111,6 +112,23 @@ TEST_F(CredentialsTest, EcsInstanceRoleThroughHardenedMetadataSignsCalls) {
   EXPECT_EQ(Stat({"credentials_issued_by_source", "imds"}), 1);
   EXPECT_GE(Stat({"imds_requests", "token"}), 1);
   EXPECT_THAT(harness_.gateway().Output(), HasSubstr("from ecs_ram_role"));
+}
+
+TEST_F(CredentialsTest, RejectedCredentialsAreRefreshedAndTheCallSignedAgainOnce) {
+  ASSERT_TRUE(harness_.StartEmulator().ok());
+  ASSERT_TRUE(StartGateway(ImdsEnv()).ok());
+  ASSERT_TRUE(harness_.Create(Harness::DemoRequest("demo-firmware-1")).status.ok());
+  // The upstream forgets every key it issued (as after a revocation): the gateway's cached
+  // credentials are now rejected with InvalidAccessKeyId.NotFound.
+  ASSERT_TRUE(harness_.EmulatorControl("POST", "/_emulator/reset").ok());
+  const Client client = Client::Connect(harness_.gateway_address());
+  CallMetadata metadata;
+  auto created = client.CreateVerifyJob(Harness::DemoRequest("demo-firmware-1"), {}, &metadata);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(metadata.attempts, 2);  // rejected, then re-signed with fresh credentials
+  EXPECT_EQ(Stat({"requests_by_outcome", "InvalidAccessKeyId.NotFound"}), 1);
+  EXPECT_EQ(Stat({"credentials_issued_by_source", "imds"}), 1);  // one fetch since the reset
+  EXPECT_THAT(harness_.gateway().Output(), HasSubstr("refreshing and re-signing once"));
 }
 
 TEST_F(CredentialsTest, RrsaOidcExchangeSignsCalls) {
