@@ -111,7 +111,7 @@ TEST_F(CredentialsTest, EcsInstanceRoleThroughHardenedMetadataSignsCalls) {
   ASSERT_TRUE(call.status.ok()) << call.status;
   EXPECT_EQ(Stat({"credentials_issued_by_source", "imds"}), 1);
   EXPECT_GE(Stat({"imds_requests", "token"}), 1);
-  EXPECT_THAT(harness_.gateway().Output(), HasSubstr("from ecs_ram_role"));
+  EXPECT_TRUE(harness_.gateway().WaitForOutput("from ecs_ram_role"));
 }
 
 TEST_F(CredentialsTest, RejectedCredentialsAreRefreshedAndTheCallSignedAgainOnce) {
@@ -128,7 +128,7 @@ TEST_F(CredentialsTest, RejectedCredentialsAreRefreshedAndTheCallSignedAgainOnce
   EXPECT_EQ(metadata.attempts, 2);  // rejected, then re-signed with fresh credentials
   EXPECT_EQ(Stat({"requests_by_outcome", "InvalidAccessKeyId.NotFound"}), 1);
   EXPECT_EQ(Stat({"credentials_issued_by_source", "imds"}), 1);  // one fetch since the reset
-  EXPECT_THAT(harness_.gateway().Output(), HasSubstr("refreshing and re-signing once"));
+  EXPECT_TRUE(harness_.gateway().WaitForOutput("refreshing and re-signing once"));
 }
 
 TEST_F(CredentialsTest, RrsaOidcExchangeSignsCalls) {
@@ -146,8 +146,9 @@ TEST_F(CredentialsTest, WrongOidcTokenFailsStartUpWithAClearMessage) {
   absl::StatusOr<int> exit_status = harness_.gateway().Wait(absl::Seconds(10));
   ASSERT_TRUE(exit_status.ok());
   EXPECT_EQ(*exit_status, 1);
-  EXPECT_THAT(harness_.gateway().Output(), HasSubstr("start-up failed: profile \\\"default\\\""));
-  EXPECT_THAT(harness_.gateway().Output(), HasSubstr("AuthenticationFail.OIDCToken"));
+  const std::string output = harness_.gateway().FinalOutput();  // it exited: all of it
+  EXPECT_THAT(output, HasSubstr("start-up failed: profile \\\"default\\\""));
+  EXPECT_THAT(output, HasSubstr("AuthenticationFail.OIDCToken"));
   EXPECT_THAT(harness_.gateway().Output(), Not(HasSubstr(kOidcToken)));
 }
 

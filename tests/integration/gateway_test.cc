@@ -108,7 +108,7 @@ TEST_F(GatewayTest, BusinessErrorIsMappedWithUpstreamRequestId) {
   EXPECT_EQ(info->metadata().at("upstream_code"), "iot.prod.NotExistedProduct");
   EXPECT_FALSE(call.upstream_request_id.empty());
   EXPECT_EQ(info->metadata().at("upstream_request_id"), call.upstream_request_id);
-  EXPECT_THAT(gateway_->Output(), HasSubstr(call.upstream_request_id));  // access log
+  EXPECT_TRUE(gateway_->WaitForOutput(call.upstream_request_id)) << gateway_->Output();
 }
 
 TEST_F(GatewayTest, UnknownDeviceIsNotFound) {
@@ -178,6 +178,11 @@ TEST_F(GatewayTest, SignatureMismatchLogsBothStringsToSignOnceWithoutSecrets) {
               StatusIs(absl::StatusCode::kInternal));
   EXPECT_THAT(Create(DemoRequest("demo-firmware-2")).status,
               StatusIs(absl::StatusCode::kInternal));
+  // Wait for both calls' access lines: everything about them has been logged by then.
+  for (int i = 0; i < 500 && CountOccurrences(gateway_->Output(), "\"grpc_code\":\"INTERNAL\"") < 2;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   const std::string log = gateway_->Output();
   EXPECT_EQ(CountOccurrences(log, "upstream rejected the signature"), 1) << log;
   EXPECT_THAT(log, HasSubstr("\"our_string_to_sign\":\"POST&%2F&AccessKeyId%3D"));
@@ -231,7 +236,7 @@ TEST_F(GatewayTest, SigtermDrainsAndExitsZero) {
   absl::StatusOr<int> exit_status = gateway_->Stop(SIGTERM);
   ASSERT_TRUE(exit_status.ok()) << exit_status.status();
   EXPECT_EQ(*exit_status, 0) << gateway_->Output();
-  EXPECT_THAT(gateway_->Output(), HasSubstr("\"message\":\"stopped\""));
+  EXPECT_THAT(gateway_->FinalOutput(), HasSubstr("\"message\":\"stopped\""));
 }
 
 TEST(GatewayStartup, RefusesPlainHttpEndpointWithoutOptIn) {

@@ -87,6 +87,16 @@ std::string ChildProcess::Output() const {
   return output_;
 }
 
+bool ChildProcess::WaitForOutput(absl::string_view needle, absl::Duration timeout) {
+  const std::string wanted(needle);
+  auto found = [this, &wanted]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> bool {
+    return eof_ || output_.find(wanted) != std::string::npos;
+  };
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&found), timeout);
+  return output_.find(wanted) != std::string::npos;
+}
+
 std::string ChildProcess::FinalOutput(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&eof_), timeout);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -37,6 +38,9 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // Everything printed so far.
   std::string Output() const;
+  // Waits until the output contains `needle` (it reaches us through a pipe, a little after the
+  // process wrote it); false after `timeout`.
+  bool WaitForOutput(absl::string_view needle, absl::Duration timeout = absl::Seconds(5));
   // Everything printed, once the output pipe is closed (or `timeout` passed).
   std::string FinalOutput(absl::Duration timeout = absl::Seconds(5));
 
