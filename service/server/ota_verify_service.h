@@ -49,9 +49,6 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
                                             const v1::CreateVerifyJobRequest* request,
                                             v1::CreateVerifyJobResponse* response) override;
 
-  // Calls admitted and not yet finished.
-  int InFlight() const { return in_flight_.load(std::memory_order_relaxed); }
-
  private:
   class CallState;
   class Reactor;

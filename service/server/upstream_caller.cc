@@ -109,11 +109,6 @@ struct UpstreamCaller::Call {
   bool cancelled() const { return request.cancellation->cancelled(); }
 };
 
-absl::flat_hash_map<std::string, double> UpstreamCaller::DocumentedQuotas() {
-  return {{"CreateOTAVerifyJob", 10},  {"QueryOTAFirmware", 20},  {"QueryOTAJob", 10},
-          {"ListOTAJobByFirmware", 10}, {"ListOTATaskByJob", 10}, {"CancelOTATaskByJob", 5}};
-}
-
 UpstreamCaller::UpstreamCaller(Options options, HttpTransport* transport, Scheduler* scheduler,
                                const Clock* clock)
     : options_(std::move(options)),

@@ -116,12 +116,6 @@ class UpstreamCaller {
 
   void Execute(UpstreamRequest request, Done done);
 
-  // The quotas CreateOTAVerifyJob and its neighbours have per Alibaba Cloud account
-  // (protocol.md §1).
-  static absl::flat_hash_map<std::string, double> DocumentedQuotas();
-
-  int RetryBudgetAvailable() const { return retry_budget_.available(); }
-
  private:
   struct Call;
 
