@@ -89,6 +89,29 @@ std::optional<ApiError> ParseBool(const std::map<std::string, std::string>& para
 
 }  // namespace
 
+std::optional<ApiError> ParseBoolParam(const std::map<std::string, std::string>& params,
+                                       const std::string& name, bool* out) {
+  return ParseBool(params, name, out);
+}
+
+std::optional<ApiError> ParseListParam(const std::map<std::string, std::string>& params,
+                                       const std::string& prefix,
+                                       std::vector<std::string>* values) {
+  const std::string dotted = absl::StrCat(prefix, ".");
+  std::map<int, std::string> items;
+  for (auto it = params.lower_bound(dotted); it != params.end(); ++it) {
+    absl::string_view rest = it->first;
+    if (!absl::ConsumePrefix(&rest, dotted)) break;  // past the names with the prefix
+    int index;
+    if (auto error = ParseIndex(it->first, rest, &index)) return error;
+    items[index] = it->second;
+  }
+  if (auto error = CheckDense(prefix, items)) return error;
+  values->clear();
+  for (auto& [index, value] : items) values->push_back(std::move(value));
+  return std::nullopt;
+}
+
 std::optional<ApiError> ParseVerifyJobSpec(const std::map<std::string, std::string>& params,
                                            VerifyJobSpec* spec) {
   *spec = VerifyJobSpec();

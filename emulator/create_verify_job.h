@@ -1,5 +1,6 @@
 // CreateOTAVerifyJob parameters (protocol.md §6): from the flat business parameters to a typed
-// VerifyJobSpec, with every check that needs no state.
+// VerifyJobSpec, with every check that needs no state; and the list and boolean rules the
+// other OTA actions share.
 //
 // Structural faults (a missing required parameter, a list that is not 1-based and dense) are
 // gateway-layer 400s, as the service reports malformed requests; value faults (too many
@@ -40,6 +41,18 @@ struct VerifyJobSpec {
 // `params` are the request's business parameters (common ones removed), names unique.
 std::optional<ApiError> ParseVerifyJobSpec(const std::map<std::string, std::string>& params,
                                            VerifyJobSpec* spec);
+
+// Parameter rules the other OTA actions share with CreateOTAVerifyJob.
+
+// An optional boolean parameter: absent leaves `*out` alone; "true" / "false"; anything else
+// is the business error iot.common.InvalidFormattedParameter.
+std::optional<ApiError> ParseBoolParam(const std::map<std::string, std::string>& params,
+                                       const std::string& name, bool* out);
+
+// The list `prefix`.1 .. `prefix`.N (protocol.md §2) in index order; empty if absent. A bad,
+// zero-based or sparse index is the gateway-layer InvalidParameter (400).
+std::optional<ApiError> ParseListParam(const std::map<std::string, std::string>& params,
+                                       const std::string& prefix, std::vector<std::string>* values);
 
 }  // namespace emulator
 }  // namespace otaverify

@@ -112,13 +112,14 @@ std::unique_ptr<httplib::Server> MakeServer(const EmulatorOptions& options) {
 
 EmulatorServer::EmulatorServer(EmulatorOptions options, const Clock* clock)
     : options_(std::move(options)),
-      state_(options_.seed),
+      state_(options_.seed, options_.simulation, clock),
       credential_settings_(options_.credentials),
       issued_(&ids_),
       quota_(options_.quota),
+      page_cap_(options_.max_page_size),
       imds_(clock, &credential_settings_, &issued_, &ids_, &stats_),
       rpc_(options_.access_key, clock, &state_, &ids_, &credential_settings_, &issued_, &quota_,
-           &stats_),
+           &stats_, &page_cap_),
       server_(MakeServer(options_)) {}
 
 EmulatorServer::~EmulatorServer() { Stop(); }
@@ -128,6 +129,7 @@ void EmulatorServer::Reset() {
   rpc_.Reset();
   credential_settings_.Reset();
   quota_.Reset();
+  page_cap_.Reset();
   issued_.Clear();
   imds_.Reset();
   stats_.Reset();
@@ -329,6 +331,14 @@ void EmulatorServer::RegisterHandlers() {
     if (!updated.ok()) return SetHookError(updated.status(), res);
     res.set_content(updated->ToJson(), "application/json");
   });
+  server_->Get("/_emulator/paging", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(page_cap_.ToJson(), "application/json");
+  });
+  server_->Post("/_emulator/paging", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<std::string> updated = page_cap_.Update(req.body);
+    if (!updated.ok()) return SetHookError(updated.status(), res);
+    res.set_content(*updated, "application/json");
+  });
   server_->Post("/_emulator/reset", [this](const httplib::Request&, httplib::Response& res) {
     Reset();
     res.set_content("{\"reset\":true}", "application/json");
@@ -351,19 +361,18 @@ void EmulatorServer::RegisterHandlers() {
   server_->Get("/_emulator/credentials", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(credential_settings_.Get().ToJson(), "application/json");
   });
-  server_->Get("/_emulator/credentials/issued",
-               [this](const httplib::Request&, httplib::Response& res) {
-                 std::string json = "{\"issued\":[";
-                 const char* separator = "";
-                 for (const IssuedCredential& c : issued_.All()) {
-                   absl::StrAppend(&json, separator, "{\"access_key_id\":",
-                                   JsonQuote(c.access_key_id), ",\"access_key_secret\":",
-                                   JsonQuote(c.access_key_secret), ",\"security_token\":",
-                                   JsonQuote(c.security_token), "}");
-                   separator = ",";
-                 }
-                 res.set_content(json + "]}", "application/json");
-               });
+  server_->Get(
+      "/_emulator/credentials/issued", [this](const httplib::Request&, httplib::Response& res) {
+        std::string json = "{\"issued\":[";
+        const char* separator = "";
+        for (const IssuedCredential& c : issued_.All()) {
+          absl::StrAppend(&json, separator, "{\"access_key_id\":", JsonQuote(c.access_key_id),
+                          ",\"access_key_secret\":", JsonQuote(c.access_key_secret),
+                          ",\"security_token\":", JsonQuote(c.security_token), "}");
+          separator = ",";
+        }
+        res.set_content(json + "]}", "application/json");
+      });
   server_->Post(
       "/_emulator/credentials", [this](const httplib::Request& req, httplib::Response& res) {
         absl::StatusOr<CredentialSettings> updated = credential_settings_.Update(req.body);
@@ -450,6 +459,10 @@ absl::Status EmulatorServer::Start() {
     return valid;
   }
   if (absl::Status valid = ValidateQuotaSettings(options_.quota); !valid.ok()) return valid;
+  if (absl::Status valid = ValidateSimulationSettings(options_.simulation); !valid.ok()) {
+    return valid;
+  }
+  if (absl::Status valid = ValidateMaxPageSize(options_.max_page_size); !valid.ok()) return valid;
   if (!server_->is_valid()) {
     return absl::InvalidArgumentError(absl::StrCat("cannot load TLS certificate \"",
                                                    options_.tls_cert_file, "\" and key \"",

@@ -1,7 +1,7 @@
 // EmulatorServer: the HTTP(S) face of the emulator. Serves the RPC endpoint (POST|GET /: the IoT
 // API and a fake STS), a fake ECS metadata service (/latest/*: IMDS) and the test hooks
-// GET /_emulator/stats, POST /_emulator/reset, /_emulator/faults, /_emulator/credentials and
-// /_emulator/quota on
+// GET /_emulator/stats, POST /_emulator/reset, /_emulator/faults, /_emulator/credentials,
+// /_emulator/quota and /_emulator/paging on
 // a cpp-httplib server with keep-alive, counting every accepted TCP connection and, with TLS, every
 // full and resumed handshake. Armed faults (fault_injector.h) replace or damage the next matching
 // RPC responses, down to the TCP level (README.md, "Fault injection").
@@ -21,11 +21,13 @@
 #include "absl/time/time.h"
 #include "emulator/authenticator.h"
 #include "emulator/credential_settings.h"
+#include "emulator/device_simulation.h"
 #include "emulator/emulator_state.h"
 #include "emulator/fault_injector.h"
 #include "emulator/id_generator.h"
 #include "emulator/imds_service.h"
 #include "emulator/issued_credentials.h"
+#include "emulator/paging.h"
 #include "emulator/quota.h"
 #include "emulator/rpc_service.h"
 #include "emulator/seed.pb.h"
@@ -63,6 +65,12 @@ struct EmulatorOptions {
   // Upstream quotas at start (off by default), and what POST /_emulator/reset restores.
   // REQUIRES (checked by Start()): ValidateQuotaSettings(quota).ok().
   QuotaSettings quota;
+  // How fast simulated devices update and how long an emulated minute lasts.
+  // REQUIRES (checked by Start()): ValidateSimulationSettings(simulation).ok().
+  SimulationSettings simulation;
+  // The largest page the List actions return at start, and what POST /_emulator/reset
+  // restores. REQUIRES (checked by Start()): ValidateMaxPageSize(max_page_size).ok().
+  int max_page_size = kDefaultMaxPageSize;
 };
 
 class EmulatorServer {
@@ -74,7 +82,8 @@ class EmulatorServer {
   EmulatorServer& operator=(const EmulatorServer&) = delete;
 
   // Binds `options.listen` and starts serving. INVALID_ARGUMENT for a bad address, TLS files
-  // that cannot be loaded (or only one of them set), invalid credential or quota settings,
+  // that cannot be loaded (or only one of them set), invalid credential, quota, simulation or
+  // paging settings,
   // UNAVAILABLE if
   // the bind fails, FAILED_PRECONDITION if already started.
   absl::Status Start();
@@ -87,7 +96,8 @@ class EmulatorServer {
   const char* scheme() const { return tls() ? "https" : "http"; }
   bool tls() const { return !options_.tls_cert_file.empty(); }
 
-  // Restores the seed and the start-up credential and quota settings (buckets full), forgets
+  // Restores the seed and the start-up credential, quota and paging settings (buckets full),
+  // forgets
   // issued credentials and IMDS tokens, zeroes the counters and disarms every fault
   // (POST /_emulator/reset).
   void Reset();
@@ -97,6 +107,7 @@ class EmulatorServer {
   FaultInjector& faults() { return faults_; }
   CredentialSettingsStore& credential_settings() { return credential_settings_; }
   QuotaLimiter& quota() { return quota_; }
+  PageSizeCap& page_cap() { return page_cap_; }
   const IssuedCredentialStore& issued_credentials() const { return issued_; }
 
  private:
@@ -118,6 +129,7 @@ class EmulatorServer {
   CredentialSettingsStore credential_settings_;
   IssuedCredentialStore issued_;
   QuotaLimiter quota_;
+  PageSizeCap page_cap_;
   ImdsService imds_;
   RpcService rpc_;
   std::unique_ptr<httplib::Server> server_;

@@ -14,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "emulator/credential_settings.h"
+#include "emulator/device_simulation.h"
 #include "emulator/emulator_server.h"
+#include "emulator/paging.h"
 #include "emulator/quota.h"
 #include "emulator/response.h"
 #include "emulator/seed.h"
@@ -61,6 +63,14 @@ ABSL_FLAG(std::string, quota, "off",
 ABSL_FLAG(
     std::string, quotas, "",
     "per-action rates overriding the defaults, e.g. CreateOTAVerifyJob:10,QueryOTAFirmware:20");
+// Device simulation and paging (README.md, "Device simulation", "Paging").
+ABSL_FLAG(absl::Duration, device_update_time, absl::Seconds(4),
+          "how long a simulated device takes from the verify job's creation to SUCCEEDED");
+ABSL_FLAG(absl::Duration, emulated_minute, absl::Seconds(1),
+          "how long one minute of a job's TimeoutInMinutes lasts");
+ABSL_FLAG(int, max_page_size, 100,
+          "largest page the List actions return, whatever PageSize asks for (1..1000); POST "
+          "/_emulator/paging changes it at run time");
 
 namespace {
 
@@ -141,6 +151,18 @@ int main(int argc, char** argv) {
   if (absl::Status valid = emu::ApplyQuotaRatesFlag(absl::GetFlag(FLAGS_quotas), &options.quota);
       !valid.ok()) {
     Log(stderr, "error", "bad --quotas", "error", valid.ToString());
+    return 1;
+  }
+  options.simulation.device_update_time = absl::GetFlag(FLAGS_device_update_time);
+  options.simulation.emulated_minute = absl::GetFlag(FLAGS_emulated_minute);
+  if (absl::Status valid = emu::ValidateSimulationSettings(options.simulation); !valid.ok()) {
+    Log(stderr, "error", "bad --device_update_time or --emulated_minute", "error",
+        valid.ToString());
+    return 1;
+  }
+  options.max_page_size = absl::GetFlag(FLAGS_max_page_size);
+  if (absl::Status valid = emu::ValidateMaxPageSize(options.max_page_size); !valid.ok()) {
+    Log(stderr, "error", "bad --max_page_size", "error", valid.ToString());
     return 1;
   }
   const std::string seed_path = absl::GetFlag(FLAGS_seed);

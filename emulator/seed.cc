@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "emulator/device_simulation.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace otaverify {
@@ -19,13 +20,38 @@ constexpr char kDemoSeedJson[] = R"json({
     {
       "product_key": "a1DemoProduct",
       "iot_instance_id": "",
-      "devices": ["demo-device-1", "demo-device-2", "demo-device-3", "demo-device-4", "demo-device-5"],
+      "devices": [
+        "demo-device-1", "demo-device-2", "demo-device-3", "demo-device-4", "demo-device-5",
+        "demo-device-6", "demo-device-7", "demo-device-8", "demo-device-9", "demo-device-10",
+        "demo-device-fail", "demo-device-offline", "demo-device-timeout"
+      ],
+      "device_behaviors": {
+        "demo-device-fail": {"behavior": "fail", "percent": 40,
+                             "task_desc": "checksum mismatch after download"},
+        "demo-device-offline": {"behavior": "offline"},
+        "demo-device-timeout": {"behavior": "timeout", "percent": 30}
+      },
       "firmwares": [
         {"firmware_id": "demo-firmware-1", "status": 0},
         {"firmware_id": "demo-firmware-2", "status": 0},
         {"firmware_id": "demo-firmware-3", "status": 0},
         {"firmware_id": "demo-firmware-4", "status": 0},
         {"firmware_id": "demo-firmware-5", "status": 0},
+        {"firmware_id": "demo-firmware-6", "status": 0},
+        {"firmware_id": "demo-firmware-7", "status": 0},
+        {"firmware_id": "demo-firmware-8", "status": 0},
+        {"firmware_id": "demo-firmware-9", "status": 0},
+        {"firmware_id": "demo-firmware-10", "status": 0},
+        {"firmware_id": "demo-firmware-11", "status": 0},
+        {"firmware_id": "demo-firmware-12", "status": 0},
+        {"firmware_id": "demo-firmware-13", "status": 0},
+        {"firmware_id": "demo-firmware-14", "status": 0},
+        {"firmware_id": "demo-firmware-15", "status": 0},
+        {"firmware_id": "demo-firmware-16", "status": 0},
+        {"firmware_id": "demo-firmware-17", "status": 0},
+        {"firmware_id": "demo-firmware-18", "status": 0},
+        {"firmware_id": "demo-firmware-19", "status": 0},
+        {"firmware_id": "demo-firmware-20", "status": 0},
         {"firmware_id": "demo-firmware-verified", "status": 1}
       ]
     },
@@ -69,6 +95,17 @@ absl::Status ValidateSeed(const Seed& seed) {
       if (device.empty() || !devices.insert(device).second) {
         return absl::InvalidArgumentError(absl::StrCat(
             "seed: product ", key, " has an empty or duplicate device \"", device, "\""));
+      }
+    }
+    for (const auto& [device, behavior] : product.device_behaviors()) {
+      if (devices.count(device) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("seed: product ", key,
+                                                       " has a behavior for device \"", device,
+                                                       "\", which is not in its \"devices\""));
+      }
+      if (absl::StatusOr<DeviceBehavior> parsed = ParseDeviceBehavior(behavior); !parsed.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("seed: product ", key, " device ", device,
+                                                       ": ", parsed.status().message()));
       }
     }
     for (const SeedFirmware& firmware : product.firmwares()) {

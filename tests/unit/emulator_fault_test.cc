@@ -23,7 +23,6 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "service/common/clock.h"
 #include "emulator/emulator_server.h"
 #include "emulator/fault_injector.h"
 #include "emulator/seed.h"
@@ -31,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/aliyun/rpc_request.h"
+#include "service/common/clock.h"
 
 namespace otaverify {
 namespace emulator {
@@ -277,7 +277,7 @@ TEST_F(EmulatorFaultTest, CountMinusOneAppliesUntilCleared) {
 TEST_F(EmulatorFaultTest, ActionFilterSkipsOtherActionsAndMatchesV1AndV3) {
   Arm(R"({"fault":"http_503","count":2,"action":"CreateOTAVerifyJob"})");
   RpcCall other;
-  other.action = "QueryOTAJob";
+  other.action = "DeleteOTAFirmware";
   other.params = {{"FirmwareId", "demo-firmware-1"}};
   const auto skipped = client_->Call(other, SignatureVersion::kV3, kNow, "n0");
   ASSERT_TRUE(skipped.ok());

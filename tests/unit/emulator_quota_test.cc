@@ -206,10 +206,11 @@ TEST_F(EmulatorQuota, UnauthenticatedAndUnknownActionRequestsAreNotCounted) {
               "SignatureDoesNotMatch");
   }
   for (int i = 0; i < 15; ++i) {
-    EXPECT_EQ(Call("CancelOTATaskByJob", {{"JobId", "j"}}).Str("Code"), "InvalidAction.NotFound");
+    EXPECT_EQ(Call("DeleteOTAFirmware", {{"FirmwareId", "fw-1"}}).Str("Code"),
+              "InvalidAction.NotFound");
   }
   EXPECT_EQ(Admitted(11, [&] { return Create(); }), 10);
-  EXPECT_EQ(Stats().throttled.count("CancelOTATaskByJob"), 0u);
+  EXPECT_EQ(Stats().throttled.count("DeleteOTAFirmware"), 0u);
 }
 
 TEST_F(EmulatorQuota, ARateOfZeroThrottlesEveryRequest) {

@@ -14,13 +14,13 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "service/common/clock.h"
 #include "emulator/seed.h"
 #include "emulator/test_client.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "service/aliyun/rpc_request.h"
+#include "service/common/clock.h"
 
 namespace otaverify {
 namespace emulator {
@@ -216,9 +216,21 @@ TEST(EmulatorSeed, DemoSeedHasTheDocumentedWorld) {
   ASSERT_EQ(seed.products_size(), 2);
   EXPECT_EQ(seed.products(0).product_key(), "a1DemoProduct");
   EXPECT_EQ(seed.products(0).iot_instance_id(), "");
-  EXPECT_EQ(seed.products(0).devices_size(), 5);
-  EXPECT_EQ(seed.products(0).firmwares_size(), 6);
-  EXPECT_EQ(seed.products(0).firmwares(5).status(), kFirmwareVerified);
+  // demo-device-1..10 succeed; -fail, -offline and -timeout behave as named.
+  EXPECT_EQ(seed.products(0).devices_size(), 13);
+  const auto& behaviors = seed.products(0).device_behaviors();
+  ASSERT_EQ(behaviors.size(), 3u);
+  EXPECT_EQ(behaviors.at("demo-device-fail").behavior(), "fail");
+  EXPECT_EQ(behaviors.at("demo-device-fail").percent(), 40);
+  EXPECT_EQ(behaviors.at("demo-device-fail").task_desc(), "checksum mismatch after download");
+  EXPECT_EQ(behaviors.at("demo-device-offline").behavior(), "offline");
+  EXPECT_EQ(behaviors.at("demo-device-timeout").behavior(), "timeout");
+  // demo-firmware-1..20 (not verified), then demo-firmware-verified.
+  EXPECT_EQ(seed.products(0).firmwares_size(), 21);
+  EXPECT_EQ(seed.products(0).firmwares(19).firmware_id(), "demo-firmware-20");
+  EXPECT_EQ(seed.products(0).firmwares(19).status(), kFirmwareNotVerified);
+  EXPECT_EQ(seed.products(0).firmwares(20).firmware_id(), "demo-firmware-verified");
+  EXPECT_EQ(seed.products(0).firmwares(20).status(), kFirmwareVerified);
   EXPECT_EQ(seed.products(1).iot_instance_id(), "iot-demo-instance");
   EXPECT_EQ(seed.products(1).devices_size(), 3);
 }
