@@ -42,8 +42,8 @@ constexpr KnownCode kKnownCodes[] = {
     {"iot.prod.InvalidFormattedProductkey", StatusCode::kInvalidArgument, "INVALID_PRODUCT_KEY",
      false},
     {"iot.device.NotExistedDevice", StatusCode::kNotFound, "DEVICE_NOT_FOUND", false},
-    {"iot.device.InvalidFormattedDeviceName", StatusCode::kInvalidArgument,
-     "INVALID_DEVICE_NAME", false},
+    {"iot.device.InvalidFormattedDeviceName", StatusCode::kInvalidArgument, "INVALID_DEVICE_NAME",
+     false},
     {"iot.device.NoneDeviceNameElement", StatusCode::kInvalidArgument, "INVALID_DEVICE_NAME",
      false},
     {"iot.common.RamActionPermissionDeny", StatusCode::kPermissionDenied,
@@ -54,11 +54,12 @@ constexpr KnownCode kKnownCodes[] = {
     {"Iot.system.BillIsOverDue", StatusCode::kFailedPrecondition, "ACCOUNT_IN_ARREARS", false},
     // No public list of iot.ota.* codes exists; these are the names the project's emulator
     // uses. A real code spelled otherwise still lands in FAILED_PRECONDITION by family.
-    {"iot.ota.VerifyJobIsProcessing", StatusCode::kFailedPrecondition,
-     "FIRMWARE_ALREADY_VERIFYING", false},
+    {"iot.ota.VerifyJobIsProcessing", StatusCode::kFailedPrecondition, "FIRMWARE_ALREADY_VERIFYING",
+     false},
     {"iot.ota.FirmwareAlreadyVerified", StatusCode::kFailedPrecondition,
      "FIRMWARE_ALREADY_VERIFIED", false},
     {"iot.ota.NotExistedFirmware", StatusCode::kNotFound, "FIRMWARE_NOT_FOUND", false},
+    {"iot.ota.NotExistedJob", StatusCode::kNotFound, "VERIFY_JOB_NOT_FOUND", false},
 };
 
 // Code families, matched by prefix, in order.
@@ -140,8 +141,7 @@ std::string XmlElement(absl::string_view body, absl::string_view tag) {
 }  // namespace
 
 absl::Status GatewayError(
-    StatusCode code, absl::string_view message, absl::string_view reason,
-    absl::string_view action,
+    StatusCode code, absl::string_view message, absl::string_view reason, absl::string_view action,
     std::initializer_list<std::pair<absl::string_view, absl::string_view>> metadata) {
   absl::Status status(code, message);
   google::rpc::ErrorInfo info;
@@ -197,8 +197,7 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext
     reply.message = XmlElement(response.body, "Message");
   }
   const bool http_ok = response.status >= 200 && response.status < 300;
-  if (http_ok && json && reply.code.empty() &&
-      !(envelope.has_success() && !envelope.success())) {
+  if (http_ok && json && reply.code.empty() && !(envelope.has_success() && !envelope.success())) {
     return reply;  // success
   }
   // Redacted after parsing, so an escaped form in the body ("\/") cannot slip through.
@@ -217,14 +216,15 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext
       // this very request reached the service (libcurl re-sends once on a connection that
       // died), and may have been processed.
       error_class = {StatusCode::kUnknown, "UPSTREAM_OUTCOME_UNKNOWN", false};
-      absl::StrAppend(&message, " (an earlier copy may have been processed: check before retrying)");
+      absl::StrAppend(&message,
+                      " (an earlier copy may have been processed: check before retrying)");
     }
   } else if (http_ok) {
     // A 2xx we cannot read: the upstream may have acted on it.
     error_class = {StatusCode::kUnknown, "UPSTREAM_MALFORMED_RESPONSE", false};
-    message = absl::StrCat("upstream ", action, " answered HTTP ", response.status,
-                           json ? " with Success false and no Code"
-                                : " with a body that is not JSON");
+    message =
+        absl::StrCat("upstream ", action, " answered HTTP ", response.status,
+                     json ? " with Success false and no Code" : " with a body that is not JSON");
   } else {
     error_class = ClassifyByHttpStatus(response.status);
     message = absl::StrCat("upstream ", action, " answered HTTP ", response.status);
@@ -279,6 +279,44 @@ absl::Status MapTransportFailure(const absl::Status& failure, const ReplyContext
       return GatewayError(StatusCode::kUnknown,
                           absl::StrCat(detail, " (the request was sent: check before retrying)"),
                           "UPSTREAM_OUTCOME_UNKNOWN", action);
+  }
+}
+
+void AddResourceDetails(absl::Status& status, const ResourceNames& names) {
+  const absl::optional<google::rpc::ErrorInfo> info = GetDetail<google::rpc::ErrorInfo>(status);
+  if (!info.has_value()) return;
+  const std::string& reason = info->reason();
+  const auto upstream_message = info->metadata().find("upstream_message");
+  const std::string description =
+      upstream_message == info->metadata().end() ? "" : upstream_message->second;
+  auto resource = [&](absl::string_view type, absl::string_view name) {
+    google::rpc::ResourceInfo resource_info;
+    resource_info.set_resource_type(std::string(type));
+    resource_info.set_resource_name(std::string(name));
+    resource_info.set_description(description);
+    SetDetail(status, resource_info);
+  };
+  if (reason == "PRODUCT_NOT_FOUND") {
+    resource("iot.aliyuncs.com/Product", names.product_key);
+  } else if (reason == "FIRMWARE_NOT_FOUND") {
+    resource("iot.aliyuncs.com/OTAFirmware", names.firmware_id);
+  } else if (reason == "IOT_INSTANCE_NOT_FOUND") {
+    resource("iot.aliyuncs.com/Instance", names.iot_instance_id);
+  } else if (reason == "VERIFY_JOB_NOT_FOUND") {
+    resource("iot.aliyuncs.com/OTAJob", names.job_id);
+  } else if (reason == "DEVICE_NOT_FOUND") {
+    // The upstream names the device in its message; the request may list ten.
+    resource("iot.aliyuncs.com/Device", "");
+  } else if (reason == "FIRMWARE_ALREADY_VERIFYING" || reason == "FIRMWARE_ALREADY_VERIFIED") {
+    google::rpc::PreconditionFailure failure;
+    auto* violation = failure.add_violations();
+    violation->set_type("FIRMWARE_VERIFICATION_STATE");
+    violation->set_subject(absl::StrCat("firmware:", names.firmware_id));
+    violation->set_description(reason == "FIRMWARE_ALREADY_VERIFYING"
+                                   ? "the firmware is being verified; follow its current "
+                                     "verify job instead of creating another"
+                                   : "the firmware is verified already; it needs no verify job");
+    SetDetail(status, failure);
   }
 }
 

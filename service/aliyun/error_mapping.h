@@ -77,6 +77,20 @@ absl::Status GatewayError(
 // Adds a google.rpc.RetryInfo telling the caller when to try again.
 void AddRetryInfo(absl::Status& status, absl::Duration delay);
 
+// What a request named, for the details of its failure.
+struct ResourceNames {
+  std::string product_key;
+  std::string firmware_id;
+  std::string iot_instance_id;
+  std::string job_id;
+};
+
+// Adds what a caller needs to act on a failed call: a google.rpc.ResourceInfo naming the
+// product, firmware, verify job, device or IoT instance that was not found, or a
+// google.rpc.PreconditionFailure for a firmware whose verification state forbids a new job.
+// Keyed on the status's ErrorInfo reason; a no-op for other errors.
+void AddResourceDetails(absl::Status& status, const ResourceNames& names);
+
 }  // namespace otaverify
 
 #endif  // OTAVERIFY_SERVICE_ALIYUN_ERROR_MAPPING_H_

@@ -27,19 +27,21 @@
 #include "service/credentials/credentials_cache.h"
 #include "service/credentials/environment.h"
 #include "service/credentials/source_deps.h"
+#include "service/resilience/scheduler.h"
 #include "service/server/config.h"
 #include "service/server/ota_verify_service.h"
 #include "service/server/profiles.h"
-#include "service/resilience/scheduler.h"
 #include "service/server/upstream_caller.h"
 #include "service/transport/curl_transport.h"
 
 ABSL_FLAG(std::string, config, "", "Optional JSON file of flag values (command line wins)");
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address host:port (port 0 = any)");
-ABSL_FLAG(std::string, region, "cn-shanghai", "Alibaba Cloud region: endpoint https://iot.<region>.aliyuncs.com");
+ABSL_FLAG(std::string, region, "cn-shanghai",
+          "Alibaba Cloud region: endpoint https://iot.<region>.aliyuncs.com");
 ABSL_FLAG(std::string, endpoint, "", "Full upstream base URL, overrides --region");
 ABSL_FLAG(bool, allow_insecure_endpoint, false, "Allow an http:// endpoint (tests, emulator)");
-ABSL_FLAG(std::string, signature_version, "v3", "Upstream signature: v3 (ACS3-HMAC-SHA256) or v1 (HMAC-SHA1)");
+ABSL_FLAG(std::string, signature_version, "v3",
+          "Upstream signature: v3 (ACS3-HMAC-SHA256) or v1 (HMAC-SHA1)");
 ABSL_FLAG(absl::Duration, max_attempt_time, absl::Seconds(15),
           "Cap of one upstream attempt, and the budget of calls without a deadline");
 ABSL_FLAG(int, upstream_max_connections, 8, "Upper bound of connections to the upstream host");
@@ -52,6 +54,11 @@ ABSL_FLAG(absl::Duration, upstream_max_lifetime, absl::Seconds(300),
           "A connection older than this is not reused, so DNS and load-balancer changes apply");
 ABSL_FLAG(int, max_in_flight, 256,
           "Calls waiting on the upstream at once; beyond it calls fail fast with UNAVAILABLE");
+ABSL_FLAG(int, max_watch_streams, 4096,
+          "WatchVerifyJob streams open at once; beyond it new watches fail with UNAVAILABLE");
+ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Seconds(2),
+          "How often a watched verify job is read upstream (QueryOTAJob + ListOTATaskByJob), "
+          "once for all its watchers");
 ABSL_FLAG(std::string, ca_file, "", "PEM file of extra CAs trusted for the upstream");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "How long in-flight calls may finish after SIGTERM before they are cancelled");
@@ -92,7 +99,7 @@ int Fail(absl::string_view message) {
 
 // "Action=rate,..." → per-action calls per second, each divided by the replica count.
 absl::StatusOr<absl::flat_hash_map<std::string, double>> ParseQuotas(const std::string& text,
-                                                                    int replicas) {
+                                                                     int replicas) {
   absl::flat_hash_map<std::string, double> quotas;
   if (replicas < 1) return absl::InvalidArgumentError("--replicas must be at least 1");
   if (text == "off") return quotas;
@@ -120,10 +127,10 @@ absl::StatusOr<Endpoint> ProfileEndpoint(const ProfileConfig& profile) {
   absl::StatusOr<Endpoint> endpoint = ParseEndpoint(url);
   if (!endpoint.ok()) return endpoint.status();
   if (!endpoint->secure && !absl::GetFlag(FLAGS_allow_insecure_endpoint)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "endpoint ", url,
-        " is plain http: credentials would cross the network unencrypted; pass "
-        "--allow_insecure_endpoint only for a local emulator"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("endpoint ", url,
+                     " is plain http: credentials would cross the network unencrypted; pass "
+                     "--allow_insecure_endpoint only for a local emulator"));
   }
   return endpoint;
 }
@@ -199,6 +206,16 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   service_options.default_deadline = absl::GetFlag(FLAGS_max_attempt_time);
   service_options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   if (service_options.max_in_flight < 1) return Fail("--max_in_flight must be at least 1");
+  service_options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  if (service_options.max_watch_streams < 1) {
+    return Fail("--max_watch_streams must be at least 1");
+  }
+  service_options.watch.poll_interval = absl::GetFlag(FLAGS_watch_poll_interval);
+  if (service_options.watch.poll_interval < absl::Milliseconds(100)) {
+    return Fail("--watch_poll_interval must be at least 100ms");
+  }
+  service_options.watch.poll_timeout =
+      std::max(absl::GetFlag(FLAGS_max_attempt_time), service_options.watch.poll_interval);
   // One cache per profile; the choice of source is made here, once, never at run time.
   std::vector<std::unique_ptr<CredentialsCache>> caches;
   for (const ProfileConfig& profile : *profile_configs) {
@@ -259,7 +276,7 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   // Pending retries and quota waits run (and find their calls finished) before the upstream
   // caller they call into is destroyed, on every exit from here.
   auto drain = absl::MakeCleanup([&scheduler] { scheduler.Shutdown(); });
-  OtaVerifyService service(service_options, &upstream, transport->get(), &clock);
+  OtaVerifyService service(service_options, &upstream, transport->get(), &scheduler, &clock);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -275,8 +292,7 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   for (const char* name : {"", "liveness", "readiness"}) health->SetServingStatus(name, true);
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  const std::string address =
-      absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  const std::string address = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
   Log(LogLevel::kInfo, "listening",
       {{"address", address},
        {"profiles", absl::StrCat(caches.size())},
@@ -293,6 +309,9 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   Log(LogLevel::kInfo, "shutting down", {{"signal", absl::StrCat(signal_number)}});
   health->SetServingStatus("readiness", false);
   health->SetServingStatus("", false);
+  // Watch streams never end by themselves: end them now (callers watch again elsewhere) so
+  // they do not hold the drain of the unary calls.
+  service.Shutdown();
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
   server->Shutdown(absl::ToChronoTime(deadline));
   server->Wait();

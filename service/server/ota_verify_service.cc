@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "google/rpc/error_details.pb.h"
 #include "service/aliyun/create_verify_job.h"
 #include "service/aliyun/error_mapping.h"
 #include "service/aliyun/signer.h"
+#include "service/aliyun/verify_workflow.h"
 #include "service/common/log.h"
 #include "service/status/rich_status.h"
 
@@ -28,21 +31,23 @@ std::string Millis(absl::Duration d) {
 
 }  // namespace
 
-// One gRPC call. Whoever claims it first (the upstream's answer, or a cancellation) finishes it,
-// exactly once; the state outlives the reactor, so a late step finds the claim taken.
+// One unary gRPC call. Whoever claims it first (the upstream's answer, or a cancellation)
+// finishes it, exactly once; the state outlives the reactor, so a late step finds the claim
+// taken.
 class OtaVerifyService::CallState {
  public:
   CallState(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-            v1::CreateVerifyJobResponse* response, const Clock* clock, std::string account)
+            google::protobuf::Message* response, const Clock* clock, absl::string_view method,
+            std::string account)
       : context_(context),
         reactor_(reactor),
         response_(response),
         clock_(clock),
+        method_(method),
         account_(std::move(account)),
         start_(clock->Now()) {}
 
   absl::Time start() const { return start_; }
-  const std::string& account() const { return account_; }
 
   bool Claim() {
     absl::MutexLock lock(&mu_);
@@ -52,43 +57,57 @@ class OtaVerifyService::CallState {
   }
 
   // REQUIRES: Claim() returned true to this caller.
-  v1::CreateVerifyJobResponse* response() { return response_; }
+  template <typename Response>
+  Response* response() {
+    return static_cast<Response*>(response_);
+  }
 
   // REQUIRES: Claim() returned true to this caller. The reactor may be gone right after.
-  void Finish(const absl::Status& status, const std::vector<std::string>& request_ids,
-              int attempts, const TransferInfo* transfer) {
-    const std::string ids = absl::StrJoin(request_ids, ",");
+  void Finish(const absl::Status& status, const UpstreamTrace& trace) {
+    const std::string ids = absl::StrJoin(trace.request_ids, ",");
     if (!ids.empty()) context_->AddTrailingMetadata("x-upstream-request-id", ids);
-    context_->AddTrailingMetadata("x-gateway-attempts", absl::StrCat(attempts));
-    Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning,
-        status.ok() ? "ok" : status.message(),
-        {{"method", "CreateVerifyJob"},
+    context_->AddTrailingMetadata("x-gateway-attempts", absl::StrCat(trace.attempts));
+    const bool sent = !trace.transfer.http_version.empty();
+    Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, status.ok() ? "ok" : status.message(),
+        {{"method", std::string(method_)},
          {"grpc_code", StatusCodeName(status.code())},
          {"duration_ms", Millis(clock_->Now() - start_)},
          {"account", account_.empty() ? kDefaultAccount : account_},
-         {"action", attempts > 0 ? kCreateOTAVerifyJob : ""},
+         {"action", absl::StrJoin(trace.actions, ",")},
          {"upstream_request_id", ids},
-         {"attempt", absl::StrCat(attempts)},
-         {"upstream_ms", transfer != nullptr ? Millis(transfer->total_time) : ""},
-         {"upstream_http_version", transfer != nullptr ? transfer->http_version : ""},
-         {"upstream_new_connection",
-          transfer == nullptr ? "" : transfer->new_connection ? "true" : "false"}});
+         {"attempt", absl::StrCat(trace.attempts)},
+         {"upstream_ms", sent ? Millis(trace.transfer.total_time) : ""},
+         {"upstream_http_version", trace.transfer.http_version},
+         {"upstream_new_connection", !sent                           ? ""
+                                     : trace.transfer.new_connection ? "true"
+                                                                     : "false"}});
     reactor_->Finish(ToGrpcStatus(status));
   }
 
   // Finishes the call with `status` unless it is finished already.
   void TryFinish(const absl::Status& status) {
-    if (Claim()) Finish(status, {}, 0, nullptr);
+    if (Claim()) Finish(status, UpstreamTrace());
   }
 
-  // The create this call waits on (its own, or the one it joined).
+  // Finishes the call with a read's outcome, copying `result` into the response when OK.
+  template <typename Response>
+  void FinishRead(absl::StatusOr<Response> result, const UpstreamTrace& trace) {
+    if (!Claim()) return;  // cancelled meanwhile
+    if (result.ok()) *response<Response>() = *std::move(result);
+    Finish(result.status(), trace);
+  }
+
+  // The create this call waits on (its own, or the one it joined); empty for other methods.
   std::string create_key;
+  // What a read or cancel waits on; the reactor fires it when the call is cancelled.
+  std::shared_ptr<CallCancellation> cancellation;
 
  private:
   grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
-  v1::CreateVerifyJobResponse* const response_;
+  google::protobuf::Message* const response_;
   const Clock* const clock_;
+  const absl::string_view method_;
   const std::string account_;
   const absl::Time start_;
 
@@ -99,22 +118,23 @@ class OtaVerifyService::CallState {
 // One upstream create and what it went through.
 struct OtaVerifyService::CreateGroup {
   std::string key;
-  std::string product_key;
-  std::string firmware_id;
-  std::string iot_instance_id;
+  ResourceNames names;
+  bool return_existing = false;
   RpcCall call;
   const Profile* profile = nullptr;
   // The gRPC calls waiting on this create. Guarded by the service's mu_.
   std::vector<std::shared_ptr<CallState>> members;
   absl::Time deadline;
   std::shared_ptr<CallCancellation> cancellation;
-  std::vector<std::string> request_ids;  // of every attempt, reconciliation included
-  int attempts = 0;
-  TransferInfo transfer;
+  UpstreamTrace trace;  // every attempt, reconciliation included
+
+  ReadContext Reads(UpstreamCaller* upstream) const {
+    return ReadContext{upstream, profile, names.iot_instance_id, deadline, cancellation};
+  }
 };
 
-// The gRPC side of one call: forwards cancellation, releases the in-flight place, deletes
-// itself.
+// The gRPC side of one unary call: forwards cancellation, releases the in-flight place,
+// deletes itself.
 class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
  public:
   explicit Reactor(OtaVerifyService* service) : service_(service) {}
@@ -135,7 +155,8 @@ class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
   void OnCancel() override {
     state_->TryFinish(
         GatewayError(absl::StatusCode::kCancelled, "call cancelled", "CALL_CANCELLED", ""));
-    service_->Leave(state_);
+    if (!state_->create_key.empty()) service_->Leave(state_);
+    if (state_->cancellation != nullptr) state_->cancellation->Cancel();
   }
 
   void OnDone() override {
@@ -149,52 +170,258 @@ class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
   bool admitted_ = false;
 };
 
-OtaVerifyService::OtaVerifyService(Options options, UpstreamCaller* upstream,
-                                   HttpTransport* transport, const Clock* clock)
-    : options_(std::move(options)), upstream_(upstream), transport_(transport), clock_(clock) {}
+// One watcher: turns the hub's events into stream writes, one at a time. While a write is in
+// flight, newer job snapshots replace older unsent ones (a slow reader gets the latest state,
+// not a backlog); the end is sent after what is queued.
+class OtaVerifyService::WatchStream : public JobWatcher {
+ public:
+  explicit WatchStream(grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* reactor)
+      : reactor_(reactor) {}
 
-grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
-    grpc::CallbackServerContext* context, const v1::CreateVerifyJobRequest* request,
-    v1::CreateVerifyJobResponse* response) {
-  auto* reactor = new Reactor(this);
-  auto state =
-      std::make_shared<CallState>(context, reactor, response, clock_, request->account());
-  reactor->Bind(state);
-
-  if (absl::Status valid = ValidateCreateVerifyJob(*request); !valid.ok()) {
-    state->TryFinish(valid);
-    return reactor;
+  void OnJob(const v1::VerifyJob& job) override {
+    v1::WatchVerifyJobResponse event;
+    *event.mutable_job() = job;
+    Send(std::move(event));
   }
-  auto profile = options_.profiles.find(request->account().empty() ? kDefaultAccount
-                                                                   : request->account());
+
+  void OnPollFailed(const absl::Status& status) override {
+    v1::WatchVerifyJobResponse event;
+    *event.mutable_upstream_error() = ToRpcStatus(status);
+    Send(std::move(event));
+  }
+
+  void OnEnd(const absl::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || end_.has_value()) return;
+    end_ = status;
+    if (!writing_) FinishLocked();
+  }
+
+  // The reactor's OnWriteDone.
+  void WriteDone(bool ok) {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) pending_.clear();  // the stream is broken; OnCancel follows
+    if (!pending_.empty()) return WriteLocked();
+    if (end_.has_value()) FinishLocked();
+  }
+
+  // The reactor's OnCancel: ends the stream now (the caller is gone or its deadline passed).
+  void Cancel() {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    pending_.clear();
+    end_ = GatewayError(absl::StatusCode::kCancelled, "watch cancelled", "CALL_CANCELLED",
+                        kQueryOTAJob);
+    FinishLocked();
+  }
+
+  // The reactor's OnDone: it is gone.
+  void Detach() {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    reactor_ = nullptr;
+  }
+
+  // How the stream ended, for the access log; CANCELLED until it has.
+  std::string EndCode() {
+    absl::MutexLock lock(&mu_);
+    return StatusCodeName(end_.has_value() ? end_->code() : absl::StatusCode::kCancelled);
+  }
+  // Messages written.
+  int64_t writes() {
+    absl::MutexLock lock(&mu_);
+    return writes_;
+  }
+
+ private:
+  void Send(v1::WatchVerifyJobResponse event) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || end_.has_value()) return;
+    if (event.has_job() && !pending_.empty() && pending_.back().has_job()) {
+      pending_.back() = std::move(event);
+    } else {
+      pending_.push_back(std::move(event));
+    }
+    if (!writing_) WriteLocked();
+  }
+
+  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writing_ = true;
+    ++writes_;
+    in_flight_ = std::move(pending_.front());
+    pending_.pop_front();
+    reactor_->StartWrite(&in_flight_);
+  }
+
+  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    reactor_->Finish(ToGrpcStatus(*end_));
+  }
+
+  absl::Mutex mu_;
+  grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* reactor_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::WatchVerifyJobResponse> pending_ ABSL_GUARDED_BY(mu_);
+  v1::WatchVerifyJobResponse in_flight_ ABSL_GUARDED_BY(mu_);  // must live until WriteDone
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class OtaVerifyService::WatchReactor : public grpc::ServerWriteReactor<v1::WatchVerifyJobResponse> {
+ public:
+  WatchReactor(OtaVerifyService* service, absl::string_view account, const Clock* clock)
+      : service_(service),
+        stream_(std::make_shared<WatchStream>(this)),
+        account_(account.empty() ? kDefaultAccount : account),
+        clock_(clock),
+        start_(clock->Now()) {}
+
+  const std::shared_ptr<WatchStream>& stream() const { return stream_; }
+
+  // Takes one of the service's watch places until OnDone; false if none is free.
+  bool Admit() {
+    if (service_->watch_streams_.fetch_add(1, std::memory_order_relaxed) >=
+        service_->options_.max_watch_streams) {
+      service_->watch_streams_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    admitted_ = true;
+    return true;
+  }
+
+  void OnWriteDone(bool ok) override { stream_->WriteDone(ok); }
+
+  void OnCancel() override {
+    service_->watches_.Unwatch(stream_);
+    stream_->Cancel();
+  }
+
+  void OnDone() override {
+    stream_->Detach();
+    if (admitted_) {
+      service_->watches_.Unwatch(stream_);
+      service_->watch_streams_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    Log(LogLevel::kInfo, "watch ended",
+        {{"method", "WatchVerifyJob"},
+         {"grpc_code", stream_->EndCode()},
+         {"duration_ms", Millis(clock_->Now() - start_)},
+         {"account", account_},
+         {"job_id", job_id},
+         {"messages", absl::StrCat(stream_->writes())}});
+    delete this;
+  }
+
+  std::string job_id;
+
+ private:
+  OtaVerifyService* const service_;
+  const std::shared_ptr<WatchStream> stream_;
+  const std::string account_;
+  const Clock* const clock_;
+  const absl::Time start_;
+  bool admitted_ = false;
+};
+
+OtaVerifyService::OtaVerifyService(Options options, UpstreamCaller* upstream,
+                                   HttpTransport* transport, Scheduler* scheduler,
+                                   const Clock* clock)
+    : options_(std::move(options)),
+      upstream_(upstream),
+      transport_(transport),
+      clock_(clock),
+      watches_(options_.watch, upstream, transport, scheduler, clock) {}
+
+void OtaVerifyService::Shutdown() {
+  absl::Status status =
+      GatewayError(absl::StatusCode::kUnavailable, "the gateway is shutting down; watch again",
+                   "GATEWAY_SHUTTING_DOWN", kQueryOTAJob);
+  AddRetryInfo(status, absl::Milliseconds(100));
+  watches_.Shutdown(status);
+}
+
+absl::StatusOr<const Profile*> OtaVerifyService::FindProfile(const std::string& account,
+                                                             absl::string_view action) const {
+  auto profile = options_.profiles.find(account.empty() ? kDefaultAccount : account);
   if (profile == options_.profiles.end()) {
     // Names only what the caller asked for, never the configured profiles.
-    state->TryFinish(GatewayError(
-        absl::StatusCode::kNotFound,
-        absl::StrCat("account \"", request->account(), "\" is not configured"),
-        "ACCOUNT_NOT_FOUND", kCreateOTAVerifyJob));
-    return reactor;
+    return GatewayError(absl::StatusCode::kNotFound,
+                        absl::StrCat("account \"", account, "\" is not configured"),
+                        "ACCOUNT_NOT_FOUND", action);
+  }
+  return &profile->second;
+}
+
+absl::Time OtaVerifyService::CallDeadline(const grpc::CallbackServerContext& context,
+                                          absl::Time start) const {
+  if (context.deadline() == std::chrono::system_clock::time_point::max()) {
+    return start + options_.default_deadline;
+  }
+  // gRPC deadlines are wall-clock; carry the time left into the service clock's frame.
+  return start + (absl::FromChrono(context.deadline()) - absl::Now());
+}
+
+const Profile* OtaVerifyService::Begin(Reactor* reactor, CallState& state,
+                                       const absl::Status& valid, const std::string& account,
+                                       absl::string_view action) {
+  if (!valid.ok()) {
+    state.TryFinish(valid);
+    return nullptr;
+  }
+  absl::StatusOr<const Profile*> profile = FindProfile(account, action);
+  if (!profile.ok()) {
+    state.TryFinish(profile.status());
+    return nullptr;
   }
   if (!reactor->Admit()) {
     absl::Status overloaded =
         GatewayError(absl::StatusCode::kUnavailable,
                      absl::StrCat("the gateway has ", options_.max_in_flight,
                                   " calls waiting on the upstream; try again shortly"),
-                     "GATEWAY_OVERLOADED", kCreateOTAVerifyJob);
+                     "GATEWAY_OVERLOADED", action);
     AddRetryInfo(overloaded, absl::Seconds(1));
-    state->TryFinish(overloaded);
-    return reactor;
+    state.TryFinish(overloaded);
+    return nullptr;
   }
+  return *profile;
+}
+
+ReadContext OtaVerifyService::ReadFor(grpc::CallbackServerContext* context, CallState& state,
+                                      const Profile* profile, const std::string& iot_instance_id) {
+  state.cancellation = std::make_shared<CallCancellation>(transport_);
+  ReadContext read;
+  read.upstream = upstream_;
+  read.profile = profile;
+  read.iot_instance_id = iot_instance_id.empty() ? profile->iot_instance_id : iot_instance_id;
+  read.deadline = CallDeadline(*context, state.start());
+  read.cancellation = state.cancellation;
+  return read;
+}
+
+grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
+    grpc::CallbackServerContext* context, const v1::CreateVerifyJobRequest* request,
+    v1::CreateVerifyJobResponse* response) {
+  auto* reactor = new Reactor(this);
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, "CreateVerifyJob",
+                                           request->account());
+  reactor->Bind(state);
+  const Profile* profile = Begin(reactor, *state, ValidateCreateVerifyJob(*request),
+                                 request->account(), kCreateOTAVerifyJob);
+  if (profile == nullptr) return reactor;
 
   // A second identical create could only be refused (one verify job per firmware), so
   // concurrent identical creates share the first one's upstream call and its answer.
   RpcCall call = CreateVerifyJobCall(*request);
   std::string iot_instance_id = request->iot_instance_id();
-  if (iot_instance_id.empty() && !profile->second.iot_instance_id.empty()) {
-    iot_instance_id = profile->second.iot_instance_id;
+  if (iot_instance_id.empty() && !profile->iot_instance_id.empty()) {
+    iot_instance_id = profile->iot_instance_id;
     call.params.emplace_back("IotInstanceId", iot_instance_id);
   }
-  state->create_key = absl::StrCat(profile->first, "\n", CanonicalQuery(call.params));
+  state->create_key = absl::StrCat(profile->name, "\n", CanonicalQuery(call.params),
+                                   request->return_existing() ? "\nreturn_existing" : "");
   std::shared_ptr<CreateGroup> group;
   {
     absl::MutexLock lock(&mu_);
@@ -208,19 +435,139 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
     group->members.push_back(state);
   }
   group->key = state->create_key;
-  group->profile = &profile->second;
+  group->profile = profile;
   group->call = std::move(call);
-  group->firmware_id = request->firmware_id();
-  group->product_key = request->product_key();
-  group->iot_instance_id = std::move(iot_instance_id);
-  group->deadline = state->start() + options_.default_deadline;
-  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    // gRPC deadlines are wall-clock; carry the time left into the service clock's frame.
-    group->deadline =
-        state->start() + (absl::FromChrono(context->deadline()) - absl::Now());
-  }
+  group->names.firmware_id = request->firmware_id();
+  group->names.product_key = request->product_key();
+  group->names.iot_instance_id = std::move(iot_instance_id);
+  group->return_existing = request->return_existing();
+  group->deadline = CallDeadline(*context, state->start());
   group->cancellation = std::make_shared<CallCancellation>(transport_);
   SendCreate(group, /*resent=*/false);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OtaVerifyService::GetFirmwareVerification(
+    grpc::CallbackServerContext* context, const v1::GetFirmwareVerificationRequest* request,
+    v1::FirmwareVerification* response) {
+  auto* reactor = new Reactor(this);
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_,
+                                           "GetFirmwareVerification", request->account());
+  reactor->Bind(state);
+  const Profile* profile = Begin(reactor, *state, ValidateGetFirmwareVerification(*request),
+                                 request->account(), kQueryOTAFirmware);
+  if (profile == nullptr) return reactor;
+  ReadContext read = ReadFor(context, *state, profile, request->iot_instance_id());
+  ResourceNames names;
+  names.firmware_id = request->firmware_id();
+  names.iot_instance_id = read.iot_instance_id;
+  ReadFirmwareVerification(
+      std::move(read), request->firmware_id(),
+      [state, names](absl::StatusOr<v1::FirmwareVerification> result, UpstreamTrace trace) mutable {
+        if (!result.ok()) {
+          absl::Status status = result.status();
+          AddResourceDetails(status, names);
+          result = status;
+        }
+        state->FinishRead(std::move(result), trace);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OtaVerifyService::GetVerifyJob(grpc::CallbackServerContext* context,
+                                                         const v1::GetVerifyJobRequest* request,
+                                                         v1::VerifyJob* response) {
+  auto* reactor = new Reactor(this);
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, "GetVerifyJob",
+                                           request->account());
+  reactor->Bind(state);
+  const Profile* profile =
+      Begin(reactor, *state,
+            ValidateJobReference(request->job_id(), request->iot_instance_id(), kQueryOTAJob),
+            request->account(), kQueryOTAJob);
+  if (profile == nullptr) return reactor;
+  ReadContext read = ReadFor(context, *state, profile, request->iot_instance_id());
+  ResourceNames names;
+  names.job_id = request->job_id();
+  names.iot_instance_id = read.iot_instance_id;
+  ReadVerifyJob(std::move(read), request->job_id(),
+                [state, names](absl::StatusOr<v1::VerifyJob> result, UpstreamTrace trace) mutable {
+                  if (!result.ok()) {
+                    absl::Status status = result.status();
+                    AddResourceDetails(status, names);
+                    result = status;
+                  }
+                  state->FinishRead(std::move(result), trace);
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OtaVerifyService::CancelVerifyJob(
+    grpc::CallbackServerContext* context, const v1::CancelVerifyJobRequest* request,
+    v1::CancelVerifyJobResponse* response) {
+  auto* reactor = new Reactor(this);
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, "CancelVerifyJob",
+                                           request->account());
+  reactor->Bind(state);
+  const Profile* profile = Begin(reactor, *state, ValidateCancelVerifyJob(*request),
+                                 request->account(), kCancelOTATaskByJob);
+  if (profile == nullptr) return reactor;
+  ReadContext read = ReadFor(context, *state, profile, request->iot_instance_id());
+  const std::vector<v1::TaskState> states = StatesToCancel(*request);
+  ResourceNames names;
+  names.job_id = request->job_id();
+  names.iot_instance_id = read.iot_instance_id;
+  UpstreamRequest cancel;
+  cancel.call = CancelTasksCall(request->job_id(), read.iot_instance_id, states);
+  cancel.profile = profile;
+  cancel.deadline = read.deadline;
+  // Cancelling twice cancels nothing more, so the call may be retried like a read.
+  cancel.idempotent = true;
+  cancel.cancellation = read.cancellation;
+  upstream_->Execute(std::move(cancel), [state, states, names](UpstreamResult result) mutable {
+    UpstreamTrace trace;
+    trace.Add(kCancelOTATaskByJob, result);
+    if (!result.status.ok()) {
+      AddResourceDetails(result.status, names);
+      return state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(result.status), trace);
+    }
+    v1::CancelVerifyJobResponse canceled;
+    for (v1::TaskState s : states) canceled.add_canceled_states(s);
+    if (!result.request_ids.empty()) canceled.set_upstream_request_id(result.request_ids.back());
+    state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(std::move(canceled)), trace);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* OtaVerifyService::WatchVerifyJob(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchVerifyJobRequest* request) {
+  auto* reactor = new WatchReactor(this, request->account(), clock_);
+  reactor->job_id = request->job_id();
+  const std::shared_ptr<WatchStream>& stream = reactor->stream();
+  absl::Status valid =
+      ValidateJobReference(request->job_id(), request->iot_instance_id(), kQueryOTAJob);
+  if (!valid.ok()) {
+    stream->OnEnd(valid);
+    return reactor;
+  }
+  absl::StatusOr<const Profile*> profile = FindProfile(request->account(), kQueryOTAJob);
+  if (!profile.ok()) {
+    stream->OnEnd(profile.status());
+    return reactor;
+  }
+  if (!reactor->Admit()) {
+    absl::Status overloaded =
+        GatewayError(absl::StatusCode::kUnavailable,
+                     absl::StrCat("the gateway follows ", options_.max_watch_streams,
+                                  " watch streams already; try again shortly"),
+                     "GATEWAY_OVERLOADED", kQueryOTAJob);
+    AddRetryInfo(overloaded, absl::Seconds(1));
+    stream->OnEnd(overloaded);
+    return reactor;
+  }
+  const std::string& instance =
+      request->iot_instance_id().empty() ? (*profile)->iot_instance_id : request->iot_instance_id();
+  watches_.Watch(*profile, instance, request->job_id(), stream);
   return reactor;
 }
 
@@ -240,83 +587,107 @@ void OtaVerifyService::SendCreate(std::shared_ptr<CreateGroup> group, bool resen
 
 void OtaVerifyService::OnCreateResult(std::shared_ptr<CreateGroup> group, bool resent,
                                       absl::Time sent_at, UpstreamResult result) {
-  Absorb(*group, result);
+  group->trace.Add(kCreateOTAVerifyJob, result);
   if (result.outcome_unknown && !group->cancellation->cancelled()) {
     return Reconcile(std::move(group), resent, sent_at, std::move(result.status));
   }
-  if (!result.status.ok()) return FinishCreate(*group, result.status, nullptr);
+  if (!result.status.ok()) {
+    const absl::optional<google::rpc::ErrorInfo> info =
+        GetDetail<google::rpc::ErrorInfo>(result.status);
+    if (group->return_existing && info.has_value() &&
+        info->reason() == "FIRMWARE_ALREADY_VERIFYING") {
+      return FindExisting(std::move(group), std::move(result.status));
+    }
+    return FinishCreate(*group, result.status, nullptr);
+  }
   absl::StatusOr<v1::CreateVerifyJobResponse> parsed = ParseCreateVerifyJobResponse(result.body);
   if (!parsed.ok()) {
     // The upstream said yes in a shape we cannot read: the job may well exist.
-    return Reconcile(
-        std::move(group), resent, sent_at,
-        GatewayError(absl::StatusCode::kUnknown,
-                     absl::StrCat(parsed.status().message(),
-                                  " (the job may exist: check before retrying)"),
-                     "UPSTREAM_MALFORMED_RESPONSE", kCreateOTAVerifyJob));
+    return Reconcile(std::move(group), resent, sent_at,
+                     GatewayError(absl::StatusCode::kUnknown,
+                                  absl::StrCat(parsed.status().message(),
+                                               " (the job may exist: check before retrying)"),
+                                  "UPSTREAM_MALFORMED_RESPONSE", kCreateOTAVerifyJob));
   }
   FinishCreate(*group, absl::OkStatus(), &*parsed);
 }
+
+namespace {
+
+v1::CreateVerifyJobResponse JobFound(const FirmwareJob& job) {
+  v1::CreateVerifyJobResponse response;
+  response.set_job_id(job.job_id);
+  if (job.create_time != absl::InfinitePast()) {
+    const absl::Duration since_epoch = job.create_time - absl::UnixEpoch();
+    response.mutable_create_time()->set_seconds(absl::ToInt64Seconds(since_epoch));
+    response.mutable_create_time()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(absl::ToInt64Seconds(since_epoch)))));
+  }
+  response.set_upstream_request_id(job.request_id);
+  return response;
+}
+
+}  // namespace
 
 // The create may or may not have happened. The upstream has no client token, so read its state
 // back: a verify job for the firmware created since the attempt is the one we created; a
 // firmware still unverified means nothing was created, and the create may go once more.
 void OtaVerifyService::Reconcile(std::shared_ptr<CreateGroup> group, bool resent,
                                  absl::Time sent_at, absl::Status unknown) {
-  const std::string iot_instance_id = group->iot_instance_id;
-  const std::string firmware_id = group->firmware_id;
-  UpstreamRequest list;
-  list.call = ListVerifyJobsCall(firmware_id, iot_instance_id);
-  list.profile = group->profile;
-  list.deadline = group->deadline;
-  list.idempotent = true;
-  list.cancellation = group->cancellation;
-  upstream_->Execute(std::move(list), [this, group, resent, sent_at, iot_instance_id, firmware_id,
-                                       unknown](UpstreamResult listed) mutable {
-    Absorb(*group, listed);
-    if (!listed.status.ok()) return FinishCreate(*group, unknown, nullptr);
-    absl::StatusOr<absl::optional<v1::CreateVerifyJobResponse>> found =
-        FindVerifyJobCreatedSince(listed.body, sent_at - kReconcileClockSkew);
-    if (!found.ok()) return FinishCreate(*group, unknown, nullptr);
-    if (found->has_value()) {
-      Log(LogLevel::kInfo, "create outcome reconciled: the job exists",
-          {{"job_id", (*found)->job_id()}, {"firmware_id", firmware_id}});
-      return FinishCreate(*group, absl::OkStatus(), &**found);
-    }
-    if (resent) return FinishCreate(*group, unknown, nullptr);
-    UpstreamRequest query;
-    query.call = QueryFirmwareCall(firmware_id, iot_instance_id);
-    query.profile = group->profile;
-    query.deadline = group->deadline;
-    query.idempotent = true;
-    query.cancellation = group->cancellation;
-    upstream_->Execute(std::move(query),
-                       [this, group, unknown](UpstreamResult queried) mutable {
-                         Absorb(*group, queried);
-                         absl::StatusOr<int> status =
-                             queried.status.ok() ? ParseFirmwareVerifyStatus(queried.body)
-                                                 : absl::StatusOr<int>(queried.status);
-                         if (status.ok() && *status == 0) {
-                           Log(LogLevel::kInfo,
-                               "create outcome reconciled: no job was created; sending again",
-                               {{"request_ids", absl::StrJoin(group->request_ids, ",")}});
-                           return SendCreate(std::move(group), /*resent=*/true);
-                         }
-                         FinishCreate(*group, unknown, nullptr);
-                       });
-  });
+  ReadFirmwareJobs(
+      group->Reads(upstream_), group->names.firmware_id,
+      [this, group, resent, sent_at, unknown](absl::StatusOr<std::vector<FirmwareJob>> jobs,
+                                              UpstreamTrace trace) mutable {
+        group->trace.Add(trace);
+        if (!jobs.ok()) return FinishCreate(*group, unknown, nullptr);
+        absl::optional<FirmwareJob> found = NewestVerifyJob(*jobs, sent_at - kReconcileClockSkew);
+        if (found.has_value()) {
+          Log(LogLevel::kInfo, "create outcome reconciled: the job exists",
+              {{"job_id", found->job_id}, {"firmware_id", group->names.firmware_id}});
+          const v1::CreateVerifyJobResponse response = JobFound(*found);
+          return FinishCreate(*group, absl::OkStatus(), &response);
+        }
+        if (resent) return FinishCreate(*group, unknown, nullptr);
+        UpstreamRequest query;
+        query.call = QueryFirmwareCall(group->names.firmware_id, group->names.iot_instance_id);
+        query.profile = group->profile;
+        query.deadline = group->deadline;
+        query.idempotent = true;
+        query.cancellation = group->cancellation;
+        upstream_->Execute(
+            std::move(query), [this, group, unknown](UpstreamResult queried) mutable {
+              group->trace.Add(kQueryOTAFirmware, queried);
+              absl::StatusOr<v1::FirmwareVerification> firmware =
+                  queried.status.ok() ? ParseFirmwareVerification(queried.body)
+                                      : absl::StatusOr<v1::FirmwareVerification>(queried.status);
+              if (firmware.ok() && firmware->state() == v1::VERIFICATION_STATE_UNVERIFIED) {
+                Log(LogLevel::kInfo, "create outcome reconciled: no job was created; sending again",
+                    {{"request_ids", absl::StrJoin(group->trace.request_ids, ",")}});
+                return SendCreate(std::move(group), /*resent=*/true);
+              }
+              FinishCreate(*group, unknown, nullptr);
+            });
+      });
 }
 
-void OtaVerifyService::Absorb(CreateGroup& group, const UpstreamResult& result) {
-  group.request_ids.insert(group.request_ids.end(), result.request_ids.begin(),
-                           result.request_ids.end());
-  group.attempts += result.attempts;
-  if (!result.transfer.http_version.empty()) group.transfer = result.transfer;
+void OtaVerifyService::FindExisting(std::shared_ptr<CreateGroup> group, absl::Status refused) {
+  ReadFirmwareJobs(group->Reads(upstream_), group->names.firmware_id,
+                   [this, group, refused](absl::StatusOr<std::vector<FirmwareJob>> jobs,
+                                          UpstreamTrace trace) mutable {
+                     group->trace.Add(trace);
+                     absl::optional<FirmwareJob> active;
+                     if (jobs.ok()) active = ActiveVerifyJob(*jobs);
+                     // The job may have ended in between: then the refusal stands.
+                     if (!active.has_value()) return FinishCreate(*group, refused, nullptr);
+                     v1::CreateVerifyJobResponse response = JobFound(*active);
+                     response.set_already_existed(true);
+                     FinishCreate(*group, absl::OkStatus(), &response);
+                   });
 }
 
 void OtaVerifyService::FinishCreate(CreateGroup& group, absl::Status status,
                                     const v1::CreateVerifyJobResponse* response) {
-  AddCreateErrorDetails(status, group.product_key, group.firmware_id, group.iot_instance_id);
+  AddResourceDetails(status, group.names);
   std::vector<std::shared_ptr<CallState>> members;
   {
     absl::MutexLock lock(&mu_);
@@ -327,8 +698,8 @@ void OtaVerifyService::FinishCreate(CreateGroup& group, absl::Status status,
   }
   for (const auto& member : members) {
     if (!member->Claim()) continue;  // cancelled meanwhile
-    if (response != nullptr) *member->response() = *response;
-    member->Finish(status, group.request_ids, group.attempts, &group.transfer);
+    if (response != nullptr) *member->response<v1::CreateVerifyJobResponse>() = *response;
+    member->Finish(status, group.trace);
   }
 }
 

@@ -65,6 +65,7 @@ constexpr Row kTable[] = {
     {200, "iot.ota.VerifyJobIsProcessing", StatusCode::kFailedPrecondition, "FIRMWARE_ALREADY_VERIFYING", false},
     {200, "iot.ota.FirmwareAlreadyVerified", StatusCode::kFailedPrecondition, "FIRMWARE_ALREADY_VERIFIED", false},
     {200, "iot.ota.NotExistedFirmware", StatusCode::kNotFound, "FIRMWARE_NOT_FOUND", false},
+    {200, "iot.ota.NotExistedJob", StatusCode::kNotFound, "VERIFY_JOB_NOT_FOUND", false},
     // Undocumented iot.* codes, by family.
     {200, "iot.ota.SomethingNotExist", StatusCode::kNotFound, "UPSTREAM_NOT_FOUND", false},
     {200, "iot.ota.InvalidFirmwareFormat", StatusCode::kInvalidArgument, "UPSTREAM_INVALID_ARGUMENT", false},
