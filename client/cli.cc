@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli_output.h"
 #include "client/cli_sign.h"
+#include "client/cli_workflow.h"
 
 namespace otaverify {
 namespace {
@@ -20,28 +21,11 @@ constexpr char kExitStatusHelp[] =
     "  N   the call failed with gRPC status code N (3 INVALID_ARGUMENT, 5 NOT_FOUND,\n"
     "      8 RESOURCE_EXHAUSTED, 9 FAILED_PRECONDITION, 14 UNAVAILABLE, ...)\n"
     "  2   usage error (bad command line). 2 is also gRPC UNKNOWN: a usage error prints\n"
-    "      'otaverify: ...', a failed call prints 'error: UNKNOWN: ...' (or JSON with --json).\n";
+    "      'otaverify: ...', a failed call prints 'error: UNKNOWN: ...' (or JSON with --json).\n"
+    "  20  verify only: every call succeeded but the firmware did not end VERIFIED (it\n"
+    "      FAILED, is still VERIFYING after the re-checks, or the job was canceled).\n";
 
 // Flag tables below read {name, type, repeated, default, value name in usage, help}.
-
-// Flags of every subcommand that calls the gateway.
-std::vector<CliFlagSpec> CallFlags() {
-  return {
-      {"target", CliFlagType::kString, false, kDefaultTarget, "HOST:PORT",
-       "gateway address (insecure channel)"},
-      {"deadline", CliFlagType::kDuration, false, "10s", "DURATION",
-       "deadline of the call, e.g. 10s, 500ms"},
-      {"wait_for_ready", CliFlagType::kBool, false, "", "",
-       "wait for the gateway to become reachable instead of failing with UNAVAILABLE"},
-      {"json", CliFlagType::kBool, false, "", "",
-       "print exactly one JSON object on stdout, errors included"},
-  };
-}
-
-std::vector<CliFlagSpec> Concat(std::vector<CliFlagSpec> a, const std::vector<CliFlagSpec>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 // --- create ---
 
@@ -87,26 +71,7 @@ CliCommand CreateCommand() {
       "Creates an OTA verification job: the firmware package is pushed to up to 10 test\n"
       "devices before it may be pushed to the fleet (upstream CreateOTAVerifyJob). Not\n"
       "idempotent. The gateway validates the request and names every invalid field.",
-      Concat(
-          {
-              {"account", CliFlagType::kString, false, "", "NAME",
-               "credential profile that signs the call (empty: the gateway's default)"},
-              {"product_key", CliFlagType::kString, false, "", "PK", "ProductKey"},
-              {"firmware_id", CliFlagType::kString, false, "", "FW", "firmware package id"},
-              {"device", CliFlagType::kString, true, "", "NAME", "test device name"},
-              {"tag", CliFlagType::kString, true, "", "KEY=VALUE",
-               "tag sent with the update notice; splits on the first '='"},
-              {"iot_instance_id", CliFlagType::kString, false, "", "ID", "IoT instance id"},
-              {"timeout_minutes", CliFlagType::kInt32, false, "", "N",
-               "device update timeout in minutes (unset: none)"},
-              {"need_push", CliFlagType::kBool, false, "", "",
-               "push the update to online devices (unset: upstream default, true)"},
-              {"need_confirm", CliFlagType::kBool, false, "", "",
-               "the device owner's app must confirm (unset: upstream default, false)"},
-              {"download_protocol", CliFlagType::kString, false, "", "HTTPS|MQTT",
-               "how devices download the package (unset: upstream default, HTTPS)"},
-          },
-          CallFlags()),
+      ConcatFlags(CreateVerifyJobRequestFlags(), GatewayCallFlags("10s", kJsonOneObjectHelp)),
       RunCreate,
   };
 }
@@ -139,8 +104,50 @@ int UsageError(absl::string_view command, const absl::Status& status, std::ostre
 }
 
 const std::vector<CliCommand>& CliCommands() {
-  static const auto* const kCommands = new std::vector<CliCommand>{CreateCommand(), SignCommand()};
+  static const auto* const kCommands =
+      new std::vector<CliCommand>{CreateCommand(), VerifyCommand(), StatusCommand(), JobCommand(),
+                                  WatchCommand(),  CancelCommand(), SignCommand()};
   return *kCommands;
+}
+
+std::vector<CliFlagSpec> GatewayCallFlags(absl::string_view default_deadline,
+                                          absl::string_view json_help) {
+  return {
+      {"target", CliFlagType::kString, false, kDefaultTarget, "HOST:PORT",
+       "gateway address (insecure channel)"},
+      {"deadline", CliFlagType::kDuration, false, default_deadline, "DURATION",
+       "deadline of the call, e.g. 10s, 500ms"},
+      {"wait_for_ready", CliFlagType::kBool, false, "", "",
+       "wait for the gateway to become reachable instead of failing with UNAVAILABLE"},
+      {"json", CliFlagType::kBool, false, "", "", json_help},
+  };
+}
+
+std::vector<CliFlagSpec> CreateVerifyJobRequestFlags() {
+  return {
+      {"account", CliFlagType::kString, false, "", "NAME",
+       "credential profile that signs the call (empty: the gateway's default)"},
+      {"product_key", CliFlagType::kString, false, "", "PK", "ProductKey"},
+      {"firmware_id", CliFlagType::kString, false, "", "FW", "firmware package id"},
+      {"device", CliFlagType::kString, true, "", "NAME", "test device name"},
+      {"tag", CliFlagType::kString, true, "", "KEY=VALUE",
+       "tag sent with the update notice; splits on the first '='"},
+      {"iot_instance_id", CliFlagType::kString, false, "", "ID", "IoT instance id"},
+      {"timeout_minutes", CliFlagType::kInt32, false, "", "N",
+       "device update timeout in minutes (unset: none)"},
+      {"need_push", CliFlagType::kBool, false, "", "",
+       "push the update to online devices (unset: upstream default, true)"},
+      {"need_confirm", CliFlagType::kBool, false, "", "",
+       "the device owner's app must confirm (unset: upstream default, false)"},
+      {"download_protocol", CliFlagType::kString, false, "", "HTTPS|MQTT",
+       "how devices download the package (unset: upstream default, HTTPS)"},
+  };
+}
+
+std::vector<CliFlagSpec> ConcatFlags(std::vector<CliFlagSpec> a,
+                                     const std::vector<CliFlagSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 absl::StatusOr<v1::CreateVerifyJobRequest> BuildCreateVerifyJobRequest(const CliFlags& flags) {
@@ -169,6 +176,8 @@ absl::StatusOr<v1::CreateVerifyJobRequest> BuildCreateVerifyJobRequest(const Cli
     if (!parsed.ok()) return parsed.status();
     request.set_download_protocol(*parsed);
   }
+  // Only `verify` declares it.
+  request.set_return_existing(flags.Get<bool>("return_existing").value_or(false));
   return request;
 }
 

@@ -46,11 +46,26 @@ int RunCli(absl::Span<const std::string> args, std::ostream& out, std::ostream& 
 // kUsageExitCode. For usage errors a handler finds after parsing.
 int UsageError(absl::string_view command, const absl::Status& status, std::ostream& err);
 
+// --- Building blocks shared by the subcommands. ---
+
+inline constexpr char kJsonOneObjectHelp[] =
+    "print exactly one JSON object on stdout, errors included";
+
+// --target, --deadline (defaulting to `default_deadline`), --wait_for_ready, and --json
+// described by `json_help`: the flags of every subcommand that calls the gateway.
+std::vector<CliFlagSpec> GatewayCallFlags(absl::string_view default_deadline,
+                                          absl::string_view json_help);
+
+// The flags that describe a CreateVerifyJobRequest (`create`, `verify`).
+std::vector<CliFlagSpec> CreateVerifyJobRequestFlags();
+
+std::vector<CliFlagSpec> ConcatFlags(std::vector<CliFlagSpec> a, const std::vector<CliFlagSpec>& b);
+
 // --- The `create` subcommand, exposed for tests. ---
 
 // The request the `create` flags describe. Unset optional flags leave their proto3 `optional`
-// fields unset. Errors (INVALID_ARGUMENT) name the flag: a --tag without '=', an unknown
-// --download_protocol.
+// fields unset; --return_existing is read where the command declares it (`verify`). Errors
+// (INVALID_ARGUMENT) name the flag: a --tag without '=', an unknown --download_protocol.
 absl::StatusOr<v1::CreateVerifyJobRequest> BuildCreateVerifyJobRequest(const CliFlags& flags);
 
 // --deadline and --wait_for_ready; shared by every subcommand that calls the gateway.

@@ -5,7 +5,8 @@
 // of them share one error format and one exit-status convention:
 //   exit 0 on OK, else the numeric gRPC status code (3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION,
 //   14 UNAVAILABLE, ...). kUsageExitCode (2) is also used for command-line errors; it overlaps
-//   with UNKNOWN, and the usage text says so.
+//   with UNKNOWN, and the usage text says so. kVerificationFailedExitCode (20, above every gRPC
+//   code) is `verify`'s answer when every call succeeded but the firmware did not end VERIFIED.
 //
 // Text errors go to stderr:
 //   error: INVALID_ARGUMENT: <message>
@@ -35,6 +36,10 @@
 namespace otaverify {
 
 inline constexpr int kUsageExitCode = 2;
+
+// `otaverify verify`: the calls succeeded, but the firmware ended FAILED, is still VERIFYING
+// after the re-checks, or the job was canceled. Outside 0..16 so it never reads as a gRPC code.
+inline constexpr int kVerificationFailedExitCode = 20;
 
 // 0 for OK, else the gRPC status code number.
 int ExitCodeForStatus(const absl::Status& status);

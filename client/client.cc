@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <memory>
 #include <string>
@@ -60,8 +61,7 @@ absl::StatusOr<v1::CreateVerifyJobResponse> Client::CreateVerifyJob(
 }
 
 void Client::CreateVerifyJobAsync(const v1::CreateVerifyJobRequest& request,
-                                  const CallOptions& options,
-                                  CreateVerifyJobCallback done) const {
+                                  const CallOptions& options, CreateVerifyJobCallback done) const {
   // Owns what the call needs until its callback has run.
   struct Call {
     grpc::ClientContext context;
@@ -80,10 +80,72 @@ void Client::CreateVerifyJobAsync(const v1::CreateVerifyJobRequest& request,
                                     if (!status.ok()) {
                                       std::move(owned->done)(FromGrpcStatus(status), metadata);
                                     } else {
-                                      std::move(owned->done)(std::move(owned->response),
-                                                             metadata);
+                                      std::move(owned->done)(std::move(owned->response), metadata);
                                     }
                                   });
+}
+
+absl::StatusOr<v1::FirmwareVerification> Client::GetFirmwareVerification(
+    const v1::GetFirmwareVerificationRequest& request, const CallOptions& options,
+    CallMetadata* metadata) const {
+  grpc::ClientContext context;
+  ApplyCallOptions(options, context);
+  v1::FirmwareVerification response;
+  const grpc::Status status = stub_->GetFirmwareVerification(&context, request, &response);
+  if (metadata != nullptr) *metadata = ReadMetadata(context);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::VerifyJob> Client::GetVerifyJob(const v1::GetVerifyJobRequest& request,
+                                                   const CallOptions& options,
+                                                   CallMetadata* metadata) const {
+  grpc::ClientContext context;
+  ApplyCallOptions(options, context);
+  v1::VerifyJob response;
+  const grpc::Status status = stub_->GetVerifyJob(&context, request, &response);
+  if (metadata != nullptr) *metadata = ReadMetadata(context);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::CancelVerifyJobResponse> Client::CancelVerifyJob(
+    const v1::CancelVerifyJobRequest& request, const CallOptions& options,
+    CallMetadata* metadata) const {
+  grpc::ClientContext context;
+  ApplyCallOptions(options, context);
+  v1::CancelVerifyJobResponse response;
+  const grpc::Status status = stub_->CancelVerifyJob(&context, request, &response);
+  if (metadata != nullptr) *metadata = ReadMetadata(context);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::Status Client::WatchVerifyJob(const v1::WatchVerifyJobRequest& request,
+                                    const CallOptions& options, WatchVerifyJobHandler on_event,
+                                    CallMetadata* metadata) const {
+  grpc::ClientContext context;
+  ApplyCallOptions(options, context);
+  std::unique_ptr<grpc::ClientReader<v1::WatchVerifyJobResponse>> reader =
+      stub_->WatchVerifyJob(&context, request);
+  v1::WatchVerifyJobResponse event;
+  bool stopped = false;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      stopped = true;
+      context.TryCancel();
+      // Finish may only follow a Read that returned false; after TryCancel that comes at once.
+      while (reader->Read(&event)) {
+      }
+      break;
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  if (metadata != nullptr) *metadata = ReadMetadata(context);
+  // The server may have ended the stream in the moment before the cancellation; either way
+  // the caller asked for the end it got.
+  if (stopped) return absl::OkStatus();
+  return FromGrpcStatus(status);
 }
 
 }  // namespace otaverify

@@ -10,6 +10,10 @@
 // its RequestId in the `x-upstream-request-id` trailer, on success and on failure; the caller
 // gets it through the optional CallMetadata out-parameter, because on failure there is no
 // response message to put it in.
+//
+// Deadlines: CallOptions.deadline bounds the whole call, and for WatchVerifyJob that is the
+// whole stream, not the gap between two messages. Watching a job that takes an hour needs an
+// hour's deadline, or absl::InfiniteDuration() for none.
 #ifndef OTAVERIFY_CLIENT_CLIENT_H_
 #define OTAVERIFY_CLIENT_CLIENT_H_
 
@@ -19,6 +23,8 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -31,7 +37,8 @@ inline constexpr char kUpstreamRequestIdTrailer[] = "x-upstream-request-id";
 
 // Per-call knobs.
 struct CallOptions {
-  // Relative to the start of the call. absl::InfiniteDuration() sets no deadline.
+  // Relative to the start of the call; for a stream it bounds the whole stream.
+  // absl::InfiniteDuration() sets no deadline.
   absl::Duration deadline = absl::Seconds(10);
   // false: fail fast with UNAVAILABLE when the channel cannot connect. true: queue the call
   // until the channel is ready or the deadline passes (useful right after the gateway starts).
@@ -67,12 +74,42 @@ class Client {
       const v1::CreateVerifyJobRequest& request, const CallOptions& options = {},
       CallMetadata* metadata = nullptr) const;
 
-  using CreateVerifyJobCallback = absl::AnyInvocable<void(
-      absl::StatusOr<v1::CreateVerifyJobResponse> result, CallMetadata metadata) &&>;
+  using CreateVerifyJobCallback =
+      absl::AnyInvocable<void(absl::StatusOr<v1::CreateVerifyJobResponse> result,
+                              CallMetadata metadata) &&>;
   // Starts the call and returns at once; `done` runs exactly once, on a gRPC thread, and must
   // not block. For callers that keep many calls in flight (the load generator).
-  void CreateVerifyJobAsync(const v1::CreateVerifyJobRequest& request,
-                            const CallOptions& options, CreateVerifyJobCallback done) const;
+  void CreateVerifyJobAsync(const v1::CreateVerifyJobRequest& request, const CallOptions& options,
+                            CreateVerifyJobCallback done) const;
+
+  // The firmware's verification state and its newest verify job. Read-only.
+  absl::StatusOr<v1::FirmwareVerification> GetFirmwareVerification(
+      const v1::GetFirmwareVerificationRequest& request, const CallOptions& options = {},
+      CallMetadata* metadata = nullptr) const;
+
+  // A verify job with every device's task. Read-only.
+  absl::StatusOr<v1::VerifyJob> GetVerifyJob(const v1::GetVerifyJobRequest& request,
+                                             const CallOptions& options = {},
+                                             CallMetadata* metadata = nullptr) const;
+
+  // Cancels the job's unfinished tasks in the requested states (all four when none is given).
+  absl::StatusOr<v1::CancelVerifyJobResponse> CancelVerifyJob(
+      const v1::CancelVerifyJobRequest& request, const CallOptions& options = {},
+      CallMetadata* metadata = nullptr) const;
+
+  // Receives each message of WatchVerifyJob in order, on the calling thread. Returning false
+  // stops the watch: the call is cancelled and no further message is delivered.
+  using WatchVerifyJobHandler = absl::FunctionRef<bool(const v1::WatchVerifyJobResponse& event)>;
+
+  // Follows a verify job; blocks until the stream ends and returns how it ended: OK when the
+  // server ended it (after the message whose job is `finished`), else the server's status with
+  // its details (NOT_FOUND for an unknown job, DEADLINE_EXCEEDED when `options.deadline`, which
+  // covers the whole stream, passed first, ...). A watch the handler stopped also returns OK:
+  // the caller chose to end it. `upstream_error` messages are delivered like any other; they do
+  // not end the stream. `on_event` must not call back into this call.
+  absl::Status WatchVerifyJob(const v1::WatchVerifyJobRequest& request, const CallOptions& options,
+                              WatchVerifyJobHandler on_event,
+                              CallMetadata* metadata = nullptr) const;
 
  private:
   std::unique_ptr<v1::OtaVerify::Stub> stub_;
