@@ -30,7 +30,8 @@ wait_for_address() {
 }
 
 # The emulator accepts its built-in demo key; the gateway signs with it. Demo values only.
-"$emulator" --listen 127.0.0.1:0 >"$work/emulator.log" 2>&1 &
+# Simulated devices take 6 s to update, so the demo's verification ends quickly.
+"$emulator" --listen 127.0.0.1:0 --device_update_time=6s >"$work/emulator.log" 2>&1 &
 pids+=($!)
 emulator_address=$(wait_for_address "$work/emulator.log")
 echo "emulator  listening on $emulator_address (log: $work/emulator.log)"
@@ -38,18 +39,18 @@ echo "emulator  listening on $emulator_address (log: $work/emulator.log)"
 ALIBABA_CLOUD_ACCESS_KEY_ID=emulator-access-key-id \
 ALIBABA_CLOUD_ACCESS_KEY_SECRET=emulator-access-key-secret \
   "$gateway" --listen 127.0.0.1:0 --endpoint "http://$emulator_address" \
-  --allow_insecure_endpoint >"$work/gateway.log" 2>&1 &
+  --allow_insecure_endpoint --watch_poll_interval=500ms >"$work/gateway.log" 2>&1 &
 pids+=($!)
 gateway_address=$(wait_for_address "$work/gateway.log")
 echo "gateway   listening on $gateway_address (log: $work/gateway.log)"
 echo
 
 set -x
-"$cli" create --target "$gateway_address" \
+"$cli" verify --target "$gateway_address" \
   --product_key a1DemoProduct --firmware_id demo-firmware-1 \
-  --device demo-device-1 --device demo-device-2 \
-  --tag env=demo --timeout_minutes 30 --need_push=true --download_protocol HTTPS \
-  --deadline 10s
+  --device demo-device-1 --device demo-device-2 --device demo-device-3 \
+  --tag env=demo --timeout_minutes 30 --download_protocol HTTPS
+"$cli" status --target "$gateway_address" --firmware_id demo-firmware-1
 { set +x; } 2>/dev/null
 echo
-echo "demo: a verification job was created through the gateway; stopping both processes"
+echo "demo: a firmware was verified on three simulated devices through the gateway; stopping"
