@@ -92,7 +92,18 @@ std::optional<ApiError> RequireTaskPagingParam(const AuthenticatedCall& call,
   return std::nullopt;
 }
 
-int64_t PageCount(int64_t total, int page_size) { return (total + page_size - 1) / page_size; }
+// The fields every paged list answer shares: Total, PageSize, PageCount, CurrentPage and the
+// page's items wrapped in an object named after the item type (Data.SimpleOTAJobInfo[]).
+void PagedAnswer(const char* item_type, std::vector<Doc> items, int64_t total, int page_size,
+                 int current_page, Doc* fields) {
+  Doc data;
+  data.Arr(item_type, std::move(items));
+  fields->Int("Total", total)
+      .Int("PageSize", page_size)
+      .Int("PageCount", (total + page_size - 1) / page_size)
+      .Int("CurrentPage", current_page)
+      .Obj("Data", std::move(data));
+}
 
 // Progress as the service sends it: a string with two decimals, "42.00" (protocol.md §7).
 std::string FormatProgress(int progress) { return absl::StrCat(progress, ".00"); }
@@ -255,13 +266,7 @@ std::optional<ApiError> RpcService::ListJobsByFirmware(const AuthenticatedCall& 
         .Str("SelectionType", "STATIC");
     items.push_back(std::move(item));
   }
-  Doc data;
-  data.Arr("SimpleOTAJobInfo", std::move(items));
-  fields->Int("Total", total)
-      .Int("PageSize", page_size)
-      .Int("PageCount", PageCount(total, page_size))
-      .Int("CurrentPage", current_page)
-      .Obj("Data", std::move(data));
+  PagedAnswer("SimpleOTAJobInfo", std::move(items), total, page_size, current_page, fields);
   return std::nullopt;
 }
 
@@ -374,13 +379,7 @@ std::optional<ApiError> RpcService::ListTasksByJob(const AuthenticatedCall& call
         .Str("FirmwareId", job.spec.firmware_id);
     items.push_back(std::move(item));
   }
-  Doc data;
-  data.Arr("SimpleOTATaskInfo", std::move(items));
-  fields->Int("Total", total)
-      .Int("PageSize", page_size)
-      .Int("PageCount", PageCount(total, page_size))
-      .Int("CurrentPage", current_page)
-      .Obj("Data", std::move(data));
+  PagedAnswer("SimpleOTATaskInfo", std::move(items), total, page_size, current_page, fields);
   return std::nullopt;
 }
 

@@ -89,12 +89,19 @@ class OtaVerifyService::CallState {
     if (Claim()) Finish(status, UpstreamTrace());
   }
 
-  // Finishes the call with a read's outcome, copying `result` into the response when OK.
+  // Finishes the call with a read's outcome: the response when OK, else the error with the
+  // details naming what the request referred to.
   template <typename Response>
-  void FinishRead(absl::StatusOr<Response> result, const UpstreamTrace& trace) {
+  void FinishRead(absl::StatusOr<Response> result, const UpstreamTrace& trace,
+                  const ResourceNames& names) {
     if (!Claim()) return;  // cancelled meanwhile
-    if (result.ok()) *response<Response>() = *std::move(result);
-    Finish(result.status(), trace);
+    if (!result.ok()) {
+      absl::Status status = result.status();
+      AddResourceDetails(status, names);
+      return Finish(status, trace);
+    }
+    *response<Response>() = *std::move(result);
+    Finish(absl::OkStatus(), trace);
   }
 
   // The create this call waits on (its own, or the one it joined); empty for other methods.
@@ -463,13 +470,8 @@ grpc::ServerUnaryReactor* OtaVerifyService::GetFirmwareVerification(
   names.iot_instance_id = read.iot_instance_id;
   ReadFirmwareVerification(
       std::move(read), request->firmware_id(),
-      [state, names](absl::StatusOr<v1::FirmwareVerification> result, UpstreamTrace trace) mutable {
-        if (!result.ok()) {
-          absl::Status status = result.status();
-          AddResourceDetails(status, names);
-          result = status;
-        }
-        state->FinishRead(std::move(result), trace);
+      [state, names](absl::StatusOr<v1::FirmwareVerification> result, UpstreamTrace trace) {
+        state->FinishRead(std::move(result), trace, names);
       });
   return reactor;
 }
@@ -491,13 +493,8 @@ grpc::ServerUnaryReactor* OtaVerifyService::GetVerifyJob(grpc::CallbackServerCon
   names.job_id = request->job_id();
   names.iot_instance_id = read.iot_instance_id;
   ReadVerifyJob(std::move(read), request->job_id(),
-                [state, names](absl::StatusOr<v1::VerifyJob> result, UpstreamTrace trace) mutable {
-                  if (!result.ok()) {
-                    absl::Status status = result.status();
-                    AddResourceDetails(status, names);
-                    result = status;
-                  }
-                  state->FinishRead(std::move(result), trace);
+                [state, names](absl::StatusOr<v1::VerifyJob> result, UpstreamTrace trace) {
+                  state->FinishRead(std::move(result), trace, names);
                 });
   return reactor;
 }
@@ -528,13 +525,14 @@ grpc::ServerUnaryReactor* OtaVerifyService::CancelVerifyJob(
     UpstreamTrace trace;
     trace.Add(kCancelOTATaskByJob, result);
     if (!result.status.ok()) {
-      AddResourceDetails(result.status, names);
-      return state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(result.status), trace);
+      return state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(result.status), trace,
+                               names);
     }
     v1::CancelVerifyJobResponse canceled;
     for (v1::TaskState s : states) canceled.add_canceled_states(s);
     if (!result.request_ids.empty()) canceled.set_upstream_request_id(result.request_ids.back());
-    state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(std::move(canceled)), trace);
+    state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(std::move(canceled)), trace,
+                      names);
   });
   return reactor;
 }
