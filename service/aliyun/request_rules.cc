@@ -1,5 +1,6 @@
 #include "service/aliyun/request_rules.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,10 @@ void CheckId(RequestViolations& v, absl::string_view field, const std::string& v
   }
   if (CodePoints(value) > kMaxIdChars) {
     v.Add(std::string(field), absl::StrCat("must be at most ", kMaxIdChars, " characters"));
+  } else if (std::any_of(value.begin(), value.end(), [](char c) {
+               return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+             })) {
+    v.Add(std::string(field), "must not contain control characters");
   }
 }
 

@@ -37,7 +37,7 @@ class RequestViolations {
   google::rpc::BadRequest bad_request_;
 };
 
-// An id field: required or not, at most kMaxIdChars characters.
+// An id field: required or not, at most kMaxIdChars characters, no control characters.
 void CheckId(RequestViolations& v, absl::string_view field, const std::string& value,
              bool required);
 

@@ -1,6 +1,7 @@
 #include "service/aliyun/verify_workflow.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -9,6 +10,7 @@
 #include "aliyun/iot/v1/iot.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "service/aliyun/error_mapping.h"
 #include "service/aliyun/request_rules.h"
 
 namespace otaverify {
@@ -152,8 +154,8 @@ RpcCall CancelTasksCall(const std::string& job_id, const std::string& iot_instan
   return Call(kCancelOTATaskByJob, std::move(params), iot_instance_id);
 }
 
-bool NeedAnotherPage(const PageInfo& info, int page, int collected, int max_pages) {
-  if (info.items == 0 || page >= max_pages) return false;
+bool NeedAnotherPage(const PageInfo& info, int page, int collected) {
+  if (info.items == 0) return false;
   if (info.page_count > 0) return page < info.page_count;
   return collected < info.total;
 }
@@ -231,6 +233,14 @@ absl::StatusOr<v1::VerifyJob> ParseVerifyJob(absl::string_view body) {
   if (data.job_id().empty()) {
     return absl::InternalError("upstream QueryOTAJob answer has no Data.JobId");
   }
+  if (!data.job_type().empty() && data.job_type() != "VERFIY_FIRMWARE" &&
+      data.job_type() != "VERIFY_FIRMWARE") {
+    return GatewayError(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("job ", data.job_id(), " is a ", data.job_type(), " job, not a verify job"),
+        "NOT_A_VERIFY_JOB", kQueryOTAJob,
+        {{"job_type", data.job_type()}, {"upstream_request_id", answer.request_id()}});
+  }
   v1::VerifyJob job;
   job.set_job_id(data.job_id());
   job.set_state(JobStateFromUpstream(data.job_status()));
@@ -273,7 +283,9 @@ absl::StatusOr<PageInfo> ParseTaskPage(absl::string_view body, v1::VerifyJob* jo
     task->set_dest_version(item.dest_version());
     task->set_state(TaskStateFromUpstream(item.task_status()));
     task->set_upstream_task_status(item.task_status());
-    task->set_progress_percent(std::clamp(item.progress(), 0.0, 100.0));
+    // The JSON reader takes "NaN" and "Infinity" too: such a progress is no progress.
+    task->set_progress_percent(
+        std::isfinite(item.progress()) ? std::clamp(item.progress(), 0.0, 100.0) : 0.0);
     task->set_description(item.task_desc());
     SetTime(item.utc_create(), task->mutable_create_time());
     SetTime(item.utc_modified(), task->mutable_modify_time());
@@ -284,8 +296,9 @@ absl::StatusOr<PageInfo> ParseTaskPage(absl::string_view body, v1::VerifyJob* jo
 bool VerifyJobFinished(const v1::VerifyJob& job) {
   if (job.state() == v1::VERIFY_JOB_STATE_CANCELED) return true;
   if (job.state() != v1::VERIFY_JOB_STATE_COMPLETED) return false;
-  return std::all_of(job.tasks().begin(), job.tasks().end(),
-                     [](const v1::DeviceTask& task) { return TaskFinished(task.state()); });
+  return std::all_of(job.tasks().begin(), job.tasks().end(), [](const v1::DeviceTask& task) {
+    return TaskFinished(task.state()) || task.state() == v1::TASK_STATE_UNSPECIFIED;
+  });
 }
 
 v1::VerificationState VerificationStateFromUpstream(int status) {

@@ -68,9 +68,9 @@ struct PageInfo {
 };
 
 // Whether another page must be fetched after page `page` (1-based), having collected
-// `collected` items so far: the upstream's Total and PageCount decide, an empty page ends the
-// list, and `max_pages` bounds what a misbehaving upstream can make the gateway fetch.
-bool NeedAnotherPage(const PageInfo& info, int page, int collected, int max_pages);
+// `collected` items so far: the upstream's PageCount (else Total) decides; an empty page ends
+// the list. The reader bounds the pages it follows (a list claiming more is an error).
+bool NeedAnotherPage(const PageInfo& info, int page, int collected);
 
 // One job of ListOTAJobByFirmware.
 struct FirmwareJob {
@@ -92,11 +92,14 @@ absl::optional<FirmwareJob> ActiveVerifyJob(const std::vector<FirmwareJob>& jobs
 // QueryOTAFirmware, without the job fields (upstream_request_id set).
 absl::StatusOr<v1::FirmwareVerification> ParseFirmwareVerification(absl::string_view body);
 
-// QueryOTAJob, without tasks and without `finished`.
+// QueryOTAJob, without tasks and without `finished`. A job whose JobType says it is not a
+// verify job (an UPGRADE_FIRMWARE job) is FAILED_PRECONDITION NOT_A_VERIFY_JOB: the workflow
+// RPCs must never read or cancel a fleet upgrade by mistake. Unreadable: INTERNAL.
 absl::StatusOr<v1::VerifyJob> ParseVerifyJob(absl::string_view body);
 // Appends the page's tasks to `job`.
 absl::StatusOr<PageInfo> ParseTaskPage(absl::string_view body, v1::VerifyJob* job);
-// CANCELED, or COMPLETED with every task SUCCEEDED, FAILED or CANCELED.
+// CANCELED, or COMPLETED with every task SUCCEEDED, FAILED or CANCELED. A task whose state the
+// gateway does not know counts as ended once the job is COMPLETED: nothing could be waited for.
 bool VerifyJobFinished(const v1::VerifyJob& job);
 
 v1::VerificationState VerificationStateFromUpstream(int status);

@@ -7,8 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/aliyun/error_mapping.h"
 #include "service/common/log.h"
 #include "service/server/upstream_reads.h"
+#include "service/status/rich_status.h"
 
 namespace otaverify {
 namespace {
@@ -23,14 +26,16 @@ bool PollingCannotCure(absl::StatusCode code) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kUnauthenticated:
       return true;
     default:
       return false;
   }
 }
 
+// Once every task ended the job itself is about to end: read it each poll. No tasks yet (a job
+// still being planned) is not "ended".
 bool AllTasksEnded(const v1::VerifyJob& job) {
+  if (job.tasks().empty()) return false;
   for (const v1::DeviceTask& task : job.tasks()) {
     if (task.state() != v1::TASK_STATE_SUCCEEDED && task.state() != v1::TASK_STATE_FAILED &&
         task.state() != v1::TASK_STATE_CANCELED) {
@@ -48,6 +53,11 @@ bool SameTasks(const v1::VerifyJob& a, const v1::VerifyJob& b) {
   return true;
 }
 
+bool IsRateLimited(const absl::Status& status) {
+  const absl::optional<google::rpc::ErrorInfo> info = GetDetail<google::rpc::ErrorInfo>(status);
+  return info.has_value() && info->reason() == "GATEWAY_RATE_LIMITED";
+}
+
 }  // namespace
 
 struct JobWatchHub::Poller {
@@ -58,6 +68,7 @@ struct JobWatchHub::Poller {
   // Guarded by the hub's mu_.
   std::vector<std::shared_ptr<JobWatcher>> watchers;
   absl::optional<v1::VerifyJob> last;
+  int64_t version = 0;  // of `last`
   std::shared_ptr<CallCancellation> poll_in_flight;
   int polls_since_header_read = 0;
   bool stopped = false;
@@ -77,6 +88,7 @@ void JobWatchHub::Watch(const Profile* profile, std::string iot_instance_id, std
                         std::shared_ptr<JobWatcher> watcher) {
   const std::string key = absl::StrCat(profile->name, "\n", iot_instance_id, "\n", job_id);
   absl::optional<v1::VerifyJob> current;
+  int64_t version = 0;
   std::shared_ptr<Poller> started;
   absl::optional<absl::Status> refused;
   {
@@ -96,10 +108,11 @@ void JobWatchHub::Watch(const Profile* profile, std::string iot_instance_id, std
       poller->watchers.push_back(watcher);
       watching_[watcher.get()] = key;
       current = poller->last;
+      version = poller->version;
     }
   }
   if (refused.has_value()) return watcher->OnEnd(*refused);
-  if (current.has_value()) watcher->OnJob(*current);
+  if (current.has_value()) watcher->OnJob(*current, version);
   if (started != nullptr) Poll(std::move(started));
 }
 
@@ -145,6 +158,7 @@ JobWatchHub::Stats JobWatchHub::GetStats() const {
   stats.watchers = static_cast<int>(watching_.size());
   stats.polls = polls_;
   stats.header_reads = header_reads_;
+  stats.polls_skipped = polls_skipped_;
   return stats;
 }
 
@@ -203,8 +217,18 @@ void JobWatchHub::Poll(std::shared_ptr<Poller> poller) {
 }
 
 void JobWatchHub::OnPolled(std::shared_ptr<Poller> poller, absl::StatusOr<v1::VerifyJob> job) {
+  // The quota could not take the poll in time: skip it, the next one will do.
+  const bool skipped = !job.ok() && IsRateLimited(job.status());
+  absl::Status failure = job.status();
+  if (!job.ok()) {
+    ResourceNames names;
+    names.job_id = poller->job_id;
+    names.iot_instance_id = poller->iot_instance_id;
+    AddResourceDetails(failure, names);
+  }
   std::vector<std::shared_ptr<JobWatcher>> watchers;
   bool changed = false;
+  int64_t version = 0;
   absl::optional<absl::Status> end;
   {
     absl::MutexLock lock(&mu_);
@@ -214,20 +238,27 @@ void JobWatchHub::OnPolled(std::shared_ptr<Poller> poller, absl::StatusOr<v1::Ve
     if (job.ok()) {
       changed = !poller->last.has_value() ||
                 !google::protobuf::util::MessageDifferencer::Equals(*poller->last, *job);
-      if (changed) poller->last = *job;
+      if (changed) {
+        poller->last = *job;
+        ++poller->version;
+      }
+      version = poller->version;
       if (job->finished()) end = absl::OkStatus();
-    } else if (PollingCannotCure(job.status().code())) {
-      end = job.status();
+    } else if (skipped) {
+      ++polls_skipped_;
+    } else if (PollingCannotCure(failure.code())) {
+      end = failure;
     }
     if (end.has_value()) StopLocked(*poller);
   }
-  if (!job.ok() && !end.has_value()) {
+  const bool report = !job.ok() && !skipped && !end.has_value();
+  if (report) {
     Log(LogLevel::kWarning, "verify job poll failed; polling goes on",
-        {{"job_id", poller->job_id}, {"error", std::string(job.status().message())}});
+        {{"job_id", poller->job_id}, {"error", std::string(failure.message())}});
   }
   for (const auto& watcher : watchers) {
-    if (changed) watcher->OnJob(*job);
-    if (!job.ok() && !end.has_value()) watcher->OnPollFailed(job.status());
+    if (changed) watcher->OnJob(*job, version);
+    if (report) watcher->OnPollFailed(failure);
     if (end.has_value()) watcher->OnEnd(*end);
   }
   if (!end.has_value()) {

@@ -38,8 +38,10 @@ namespace otaverify {
 class JobWatcher {
  public:
   virtual ~JobWatcher() = default;
-  // The job as it is now: the first time, then after each change.
-  virtual void OnJob(const v1::VerifyJob& job) = 0;
+  // The job as it is now: the first time, then after each change. `version` grows with each
+  // change; deliveries from different threads may cross, so a watcher drops a version not
+  // newer than the last it passed on.
+  virtual void OnJob(const v1::VerifyJob& job, int64_t version) = 0;
   // A poll failed even after its retries; polling goes on.
   virtual void OnPollFailed(const absl::Status& status) = 0;
   // The watch is over: OK after the finished job went to OnJob, else why. Called once, last.
@@ -51,14 +53,15 @@ class JobWatchHub {
   struct Options {
     absl::Duration poll_interval = absl::Seconds(2);
     // Budget of one poll: its upstream calls, quota waits and retries together.
-    absl::Duration poll_timeout = absl::Seconds(10);
+    absl::Duration poll_timeout = absl::Seconds(4);
   };
 
   struct Stats {
     int pollers = 0;
     int watchers = 0;
-    int64_t polls = 0;         // started since the hub was built
-    int64_t header_reads = 0;  // polls that also read the job itself
+    int64_t polls = 0;          // started since the hub was built
+    int64_t header_reads = 0;   // polls that also read the job itself
+    int64_t polls_skipped = 0;  // polls the quota could not take in time
   };
 
   JobWatchHub(Options options, UpstreamCaller* upstream, HttpTransport* transport,
@@ -98,6 +101,7 @@ class JobWatchHub {
   absl::optional<absl::Status> shutdown_ ABSL_GUARDED_BY(mu_);
   int64_t polls_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t header_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t polls_skipped_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace otaverify

@@ -17,10 +17,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "service/aliyun/rpc_request.h"
+#include "service/aliyun/verify_workflow.h"
 #include "service/common/clock.h"
 #include "service/common/log.h"
 #include "service/credentials/credentials.h"
@@ -214,8 +216,10 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   if (service_options.watch.poll_interval < absl::Milliseconds(100)) {
     return Fail("--watch_poll_interval must be at least 100ms");
   }
+  // A poll may use about one interval (at least 2 s) for its calls, quota waits and retries;
+  // one the quota cannot take by then is skipped, so polls never queue up behind each other.
   service_options.watch.poll_timeout =
-      std::max(absl::GetFlag(FLAGS_max_attempt_time), service_options.watch.poll_interval);
+      std::max(absl::Seconds(2), service_options.watch.poll_interval);
   // One cache per profile; the choice of source is made here, once, never at run time.
   std::vector<std::unique_ptr<CredentialsCache>> caches;
   for (const ProfileConfig& profile : *profile_configs) {
@@ -271,6 +275,21 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   if (upstream_options.quota_headroom <= 0 || upstream_options.quota_headroom > 1) {
     return Fail("--quota_headroom must be above 0 and at most 1");
   }
+  // One watched job polls each of its two actions once per interval: that alone must fit in
+  // this replica's share of the account's quota.
+  const double polls_per_second = 1 / absl::ToDoubleSeconds(service_options.watch.poll_interval);
+  for (const char* action : {kListOTATaskByJob, kQueryOTAJob}) {
+    auto quota = upstream_options.quotas.find(action);
+    if (quota == upstream_options.quotas.end()) continue;
+    const double share = quota->second * upstream_options.quota_headroom;
+    if (polls_per_second > share) {
+      return Fail(absl::StrFormat(
+          "--watch_poll_interval=%s polls %s %.1f times a second, more than this replica's "
+          "share of the account's quota (%.1f/s); use at least %s",
+          absl::FormatDuration(service_options.watch.poll_interval), action, polls_per_second,
+          share, absl::FormatDuration(absl::Seconds(1 / share))));
+    }
+  }
   Scheduler scheduler;
   UpstreamCaller upstream(upstream_options, transport->get(), &scheduler, &clock);
   // Pending retries and quota waits run (and find their calls finished) before the upstream
@@ -315,6 +334,12 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
   server->Shutdown(absl::ToChronoTime(deadline));
   server->Wait();
+  // Stop the machinery while everything its callbacks point at (service, watch hub, upstream
+  // caller) is alive: pending timers run at once and find their work finished or stopped, then
+  // the refresher stops and the transport fails what is left.
+  scheduler.Shutdown();
+  refresher.reset();
+  transport->reset();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -179,55 +179,75 @@ class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
 
 // One watcher: turns the hub's events into stream writes, one at a time. While a write is in
 // flight, newer job snapshots replace older unsent ones (a slow reader gets the latest state,
-// not a backlog); the end is sent after what is queued.
+// not a backlog); the end is sent after what is queued. What to do is decided under the lock;
+// the gRPC calls are made after it is released, and the `writing_` / `finished_` flags keep
+// them in order (no write starts after Finish; Finish waits for the write in flight).
 class OtaVerifyService::WatchStream : public JobWatcher {
  public:
   explicit WatchStream(grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* reactor)
       : reactor_(reactor) {}
 
-  void OnJob(const v1::VerifyJob& job) override {
+  void OnJob(const v1::VerifyJob& job, int64_t version) override {
     v1::WatchVerifyJobResponse event;
     *event.mutable_job() = job;
-    Send(std::move(event));
+    Act act;
+    {
+      absl::MutexLock lock(&mu_);
+      if (version <= last_version_) return;  // an older delivery that lost the race
+      last_version_ = version;
+      act = QueueLocked(std::move(event));
+    }
+    Do(act);
   }
 
   void OnPollFailed(const absl::Status& status) override {
     v1::WatchVerifyJobResponse event;
     *event.mutable_upstream_error() = ToRpcStatus(status);
-    Send(std::move(event));
+    Act act;
+    {
+      absl::MutexLock lock(&mu_);
+      act = QueueLocked(std::move(event));
+    }
+    Do(act);
   }
 
   void OnEnd(const absl::Status& status) override {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || end_.has_value()) return;
-    end_ = status;
-    if (!writing_) FinishLocked();
+    Act act;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || end_.has_value()) return;
+      end_ = status;
+      act = NextLocked();
+    }
+    Do(act);
   }
 
   // The reactor's OnWriteDone.
   void WriteDone(bool ok) {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) pending_.clear();  // the stream is broken; OnCancel follows
-    if (!pending_.empty()) return WriteLocked();
-    if (end_.has_value()) FinishLocked();
+    Act act;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) pending_.clear();  // the stream is broken; OnCancel follows
+      act = NextLocked();
+    }
+    Do(act);
   }
 
-  // The reactor's OnCancel: ends the stream now (the caller is gone or its deadline passed).
+  // The reactor's OnCancel: the caller is gone or its deadline passed. Ends the stream once
+  // the write in flight (if any) is done.
   void Cancel() {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    pending_.clear();
-    end_ = GatewayError(absl::StatusCode::kCancelled, "watch cancelled", "CALL_CANCELLED",
-                        kQueryOTAJob);
-    FinishLocked();
-  }
-
-  // The reactor's OnDone: it is gone.
-  void Detach() {
-    absl::MutexLock lock(&mu_);
-    finished_ = true;
-    reactor_ = nullptr;
+    Act act;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.clear();
+      if (!end_.has_value()) {
+        end_ = GatewayError(absl::StatusCode::kCancelled, "watch cancelled", "CALL_CANCELLED",
+                            kQueryOTAJob);
+      }
+      act = NextLocked();
+    }
+    Do(act);
   }
 
   // How the stream ended, for the access log; CANCELLED until it has.
@@ -242,47 +262,59 @@ class OtaVerifyService::WatchStream : public JobWatcher {
   }
 
  private:
-  void Send(v1::WatchVerifyJobResponse event) {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || end_.has_value()) return;
+  enum class Act { kNothing, kWrite, kFinish };
+
+  Act QueueLocked(v1::WatchVerifyJobResponse event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || end_.has_value()) return Act::kNothing;
     if (event.has_job() && !pending_.empty() && pending_.back().has_job()) {
       pending_.back() = std::move(event);
     } else {
       pending_.push_back(std::move(event));
     }
-    if (!writing_) WriteLocked();
+    return NextLocked();
   }
 
-  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    writing_ = true;
-    ++writes_;
-    in_flight_ = std::move(pending_.front());
-    pending_.pop_front();
-    reactor_->StartWrite(&in_flight_);
-  }
-
-  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+  // What comes next when nothing is being written: the next message, else the end.
+  Act NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return Act::kNothing;
+    if (!pending_.empty()) {
+      writing_ = true;
+      ++writes_;
+      in_flight_ = std::move(pending_.front());
+      pending_.pop_front();
+      return Act::kWrite;
+    }
+    if (!end_.has_value()) return Act::kNothing;
     finished_ = true;
-    reactor_->Finish(ToGrpcStatus(*end_));
+    return Act::kFinish;
   }
 
+  // Only the thread that set writing_ or finished_ gets here with kWrite or kFinish, and
+  // in_flight_ and end_ do not change until the write is done or for good.
+  void Do(Act act) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (act == Act::kWrite) reactor_->StartWrite(&in_flight_);
+    if (act == Act::kFinish) reactor_->Finish(ToGrpcStatus(*end_));
+  }
+
+  grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* const reactor_;
   absl::Mutex mu_;
-  grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* reactor_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::WatchVerifyJobResponse> pending_ ABSL_GUARDED_BY(mu_);
   v1::WatchVerifyJobResponse in_flight_ ABSL_GUARDED_BY(mu_);  // must live until WriteDone
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   int64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;
   absl::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class OtaVerifyService::WatchReactor : public grpc::ServerWriteReactor<v1::WatchVerifyJobResponse> {
  public:
-  WatchReactor(OtaVerifyService* service, absl::string_view account, const Clock* clock)
+  WatchReactor(OtaVerifyService* service, const v1::WatchVerifyJobRequest& request,
+               const Clock* clock)
       : service_(service),
         stream_(std::make_shared<WatchStream>(this)),
-        account_(account.empty() ? kDefaultAccount : account),
+        account_(request.account().empty() ? kDefaultAccount : request.account()),
+        job_id_(request.job_id()),
         clock_(clock),
         start_(clock->Now()) {}
 
@@ -306,8 +338,9 @@ class OtaVerifyService::WatchReactor : public grpc::ServerWriteReactor<v1::Watch
     stream_->Cancel();
   }
 
+  // The stream finished before gRPC calls this, so the hub's late deliveries find it finished
+  // and never touch the reactor.
   void OnDone() override {
-    stream_->Detach();
     if (admitted_) {
       service_->watches_.Unwatch(stream_);
       service_->watch_streams_.fetch_sub(1, std::memory_order_relaxed);
@@ -317,17 +350,16 @@ class OtaVerifyService::WatchReactor : public grpc::ServerWriteReactor<v1::Watch
          {"grpc_code", stream_->EndCode()},
          {"duration_ms", Millis(clock_->Now() - start_)},
          {"account", account_},
-         {"job_id", job_id},
+         {"job_id", job_id_},
          {"messages", absl::StrCat(stream_->writes())}});
     delete this;
   }
-
-  std::string job_id;
 
  private:
   OtaVerifyService* const service_;
   const std::shared_ptr<WatchStream> stream_;
   const std::string account_;
+  const std::string job_id_;
   const Clock* const clock_;
   const absl::Time start_;
   bool admitted_ = false;
@@ -514,33 +546,46 @@ grpc::ServerUnaryReactor* OtaVerifyService::CancelVerifyJob(
   ResourceNames names;
   names.job_id = request->job_id();
   names.iot_instance_id = read.iot_instance_id;
-  UpstreamRequest cancel;
-  cancel.call = CancelTasksCall(request->job_id(), read.iot_instance_id, states);
-  cancel.profile = profile;
-  cancel.deadline = read.deadline;
-  // Cancelling twice cancels nothing more, so the call may be retried like a read.
-  cancel.idempotent = true;
-  cancel.cancellation = read.cancellation;
-  upstream_->Execute(std::move(cancel), [state, states, names](UpstreamResult result) mutable {
-    UpstreamTrace trace;
-    trace.Add(kCancelOTATaskByJob, result);
-    if (!result.status.ok()) {
-      return state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(result.status), trace,
-                               names);
-    }
-    v1::CancelVerifyJobResponse canceled;
-    for (v1::TaskState s : states) canceled.add_canceled_states(s);
-    if (!result.request_ids.empty()) canceled.set_upstream_request_id(result.request_ids.back());
-    state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(std::move(canceled)), trace,
-                      names);
-  });
+  // The upstream cancels any job by id: make sure this one is a verify job first, so a typo
+  // can never stop a fleet upgrade.
+  ReadContext check = read;
+  ReadJobHeader(
+      std::move(check), request->job_id(),
+      [this, state, states, names, read, job_id = request->job_id()](
+          absl::StatusOr<v1::VerifyJob> job, UpstreamTrace checked) mutable {
+        if (!job.ok()) {
+          return state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(job.status()),
+                                   checked, names);
+        }
+        UpstreamRequest cancel;
+        cancel.call = CancelTasksCall(job_id, read.iot_instance_id, states);
+        cancel.profile = read.profile;
+        cancel.deadline = read.deadline;
+        // Cancelling twice cancels nothing more: retried like a read.
+        cancel.idempotent = true;
+        cancel.cancellation = read.cancellation;
+        upstream_->Execute(std::move(cancel), [state, states, names, trace = std::move(checked)](
+                                                  UpstreamResult result) mutable {
+          trace.Add(kCancelOTATaskByJob, result);
+          if (!result.status.ok()) {
+            return state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(result.status),
+                                     trace, names);
+          }
+          v1::CancelVerifyJobResponse canceled;
+          for (v1::TaskState s : states) canceled.add_canceled_states(s);
+          if (!result.request_ids.empty()) {
+            canceled.set_upstream_request_id(result.request_ids.back());
+          }
+          state->FinishRead(absl::StatusOr<v1::CancelVerifyJobResponse>(std::move(canceled)), trace,
+                            names);
+        });
+      });
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* OtaVerifyService::WatchVerifyJob(
     grpc::CallbackServerContext* /*context*/, const v1::WatchVerifyJobRequest* request) {
-  auto* reactor = new WatchReactor(this, request->account(), clock_);
-  reactor->job_id = request->job_id();
+  auto* reactor = new WatchReactor(this, *request, clock_);
   const std::shared_ptr<WatchStream>& stream = reactor->stream();
   absl::Status valid =
       ValidateJobReference(request->job_id(), request->iot_instance_id(), kQueryOTAJob);

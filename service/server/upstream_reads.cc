@@ -1,7 +1,6 @@
 #include "service/server/upstream_reads.h"
 
 #include <algorithm>
-#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +36,8 @@ absl::Status Malformed(const absl::Status& parse_error, absl::string_view action
 // One paged list being read. `parse` appends a page's items wherever its owner keeps them.
 struct PagedRead {
   ReadContext context;
-  std::function<RpcCall(int page)> call_for_page;
-  std::function<absl::StatusOr<PageInfo>(absl::string_view body)> parse;
+  absl::AnyInvocable<RpcCall(int page)> call_for_page;
+  absl::AnyInvocable<absl::StatusOr<PageInfo>(absl::string_view body)> parse;
   int max_pages = 1;
   std::shared_ptr<UpstreamTrace> trace;
   absl::AnyInvocable<void(absl::Status) &&> done;
@@ -56,15 +55,23 @@ void ReadPage(std::shared_ptr<PagedRead> read, int page) {
          absl::StatusOr<PageInfo> info = read->parse(result.body);
          if (!info.ok()) return std::move(read->done)(Malformed(info.status(), action, result));
          read->collected += info->items;
-         if (NeedAnotherPage(*info, page, read->collected, read->max_pages)) {
-           return ReadPage(std::move(read), page + 1);
+         if (!NeedAnotherPage(*info, page, read->collected)) {
+           return std::move(read->done)(absl::OkStatus());
          }
-         std::move(read->done)(absl::OkStatus());
+         if (page >= read->max_pages) {
+           // Reading on could take forever; stopping here would answer with part of the list.
+           return std::move(read->done)(Malformed(
+               absl::InternalError(absl::StrCat("upstream ", action, " lists more than ",
+                                                read->max_pages, " pages (Total ", info->total,
+                                                ", PageCount ", info->page_count, ")")),
+               action, result));
+         }
+         ReadPage(std::move(read), page + 1);
        });
 }
 
-void ReadAllPages(ReadContext context, std::function<RpcCall(int page)> call_for_page,
-                  std::function<absl::StatusOr<PageInfo>(absl::string_view body)> parse,
+void ReadAllPages(ReadContext context, absl::AnyInvocable<RpcCall(int page)> call_for_page,
+                  absl::AnyInvocable<absl::StatusOr<PageInfo>(absl::string_view body)> parse,
                   int max_pages, std::shared_ptr<UpstreamTrace> trace,
                   absl::AnyInvocable<void(absl::Status) &&> done) {
   auto read = std::make_shared<PagedRead>();
@@ -106,7 +113,10 @@ void ReadJobHeader(ReadContext context, std::string job_id, ReadDone<v1::VerifyJ
     trace.Add(kQueryOTAJob, result);
     if (!result.status.ok()) return std::move(done)(result.status, std::move(trace));
     absl::StatusOr<v1::VerifyJob> parsed = ParseVerifyJob(result.body);
-    if (!parsed.ok()) parsed = Malformed(parsed.status(), kQueryOTAJob, result);
+    // INTERNAL: unreadable. Anything else is a verdict on the job (not a verify job).
+    if (parsed.status().code() == absl::StatusCode::kInternal) {
+      parsed = Malformed(parsed.status(), kQueryOTAJob, result);
+    }
     std::move(done)(std::move(parsed), std::move(trace));
   });
 }

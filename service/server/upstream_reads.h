@@ -4,8 +4,10 @@
 // retries) as an idempotent call; the first failure ends the read with that call's mapped
 // status, so a read never answers with half of what it promised.
 //
-// Paging follows the upstream's own Total/PageCount/PageSize, whatever page size was asked for,
-// and stops at a fixed page bound so a misbehaving peer cannot keep the gateway reading.
+// Paging follows the upstream's own Total/PageCount/PageSize, whatever page size was asked for.
+// A list that claims more pages than a fixed bound (20 for tasks, 25 for jobs) fails the read
+// (UPSTREAM_MALFORMED_RESPONSE): a misbehaving peer can neither keep the gateway reading nor
+// make it answer with part of the list.
 //
 // Thread-safe. `done` runs exactly once, on whatever thread finished the last upstream call.
 #ifndef OTAVERIFY_SERVICE_SERVER_UPSTREAM_READS_H_

@@ -24,8 +24,10 @@ using ::otaverify::testing::Reply;
 // Records what the hub tells one watcher.
 class RecordingWatcher : public JobWatcher {
  public:
-  void OnJob(const v1::VerifyJob& job) override {
+  void OnJob(const v1::VerifyJob& job, int64_t version) override {
     absl::MutexLock lock(&mu_);
+    EXPECT_GT(version, last_version_) << "versions grow with each change";
+    last_version_ = version;
     jobs_.push_back(job);
   }
   void OnPollFailed(const absl::Status& status) override {
@@ -41,6 +43,11 @@ class RecordingWatcher : public JobWatcher {
   }
 
   bool WaitForEnd() { return ended_.WaitForNotificationWithTimeout(absl::Seconds(10)); }
+  bool WaitForFailures(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return failures_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+  }
   bool WaitForJobs(size_t n) {
     absl::MutexLock lock(&mu_);
     auto enough = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return jobs_.size() >= n; };
@@ -62,6 +69,7 @@ class RecordingWatcher : public JobWatcher {
  private:
   mutable absl::Mutex mu_;
   std::vector<v1::VerifyJob> jobs_ ABSL_GUARDED_BY(mu_);
+  int64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<absl::Status> failures_ ABSL_GUARDED_BY(mu_);
   absl::Status end_ ABSL_GUARDED_BY(mu_) = absl::UnknownError("not ended");
   absl::Notification ended_;
@@ -106,6 +114,11 @@ class FakeJobUpstream {
     absl::MutexLock lock(&mu_);
     fail_with_ = http_status;
   }
+  // The next `count` requests fail with HTTP 503, then answers are normal again.
+  void FailNext(int count) {
+    absl::MutexLock lock(&mu_);
+    fail_next_ = count;
+  }
   int queries() const {
     absl::MutexLock lock(&mu_);
     return queries_;
@@ -130,11 +143,12 @@ class FakeJobUpstream {
   size_t lists_ ABSL_GUARDED_BY(mu_) = 0;
   bool found_ ABSL_GUARDED_BY(mu_) = true;
   int fail_with_ ABSL_GUARDED_BY(mu_) = 0;
+  int fail_next_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class JobWatchTest : public ::testing::Test {
  protected:
-  explicit JobWatchTest(std::vector<int> progress = {10, 10, 50, 100})
+  explicit JobWatchTest(std::vector<int> progress = {10, 10, 50, 100}, int max_attempts = 1)
       : upstream_job_(std::move(progress)),
         credentials_(
             Credentials{"test-key-id", "test-key-secret", "", absl::InfiniteFuture(), "test"}) {
@@ -143,7 +157,8 @@ class JobWatchTest : public ::testing::Test {
     profile_.endpoint = *ParseEndpoint("http://127.0.0.1:1");
     profile_.credentials = &credentials_;
     UpstreamCaller::Options options;
-    options.max_attempts = 1;  // a failed poll is reported at once
+    options.max_attempts = max_attempts;  // 1: a failed poll is reported at once
+    options.backoff_base = absl::Milliseconds(1);
     options.breaker.open_duration = absl::Milliseconds(50);
     upstream_ = std::make_unique<UpstreamCaller>(options, &transport_, &scheduler_, &clock_);
     JobWatchHub::Options hub_options;
@@ -230,13 +245,28 @@ TEST_F(JobWatchTest, TransientFailuresAreReportedAndPollingGoesOn) {
   upstream_job_.FailWith(503);
   auto watcher = std::make_shared<RecordingWatcher>();
   Watch(watcher);
-  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(watcher->WaitForFailures(2));
   const std::vector<absl::Status> failures = watcher->failures();
-  ASSERT_GE(failures.size(), 2u);
   EXPECT_EQ(failures[0].code(), absl::StatusCode::kUnavailable);
   upstream_job_.FailWith(0);
   ASSERT_TRUE(watcher->WaitForEnd());
   EXPECT_TRUE(watcher->end().ok()) << watcher->end();
+  EXPECT_TRUE(watcher->jobs().back().finished());
+}
+
+class RetryingJobWatchTest : public JobWatchTest {
+ protected:
+  RetryingJobWatchTest() : JobWatchTest({10, 100}, /*max_attempts=*/3) {}
+};
+
+TEST_F(RetryingJobWatchTest, AFailureTheRetriesCureIsNotReported) {
+  upstream_job_.FailNext(1);  // the first poll's first attempt
+  auto watcher = std::make_shared<RecordingWatcher>();
+  Watch(watcher);
+  ASSERT_TRUE(watcher->WaitForEnd());
+  EXPECT_TRUE(watcher->end().ok()) << watcher->end();
+  EXPECT_TRUE(watcher->failures().empty());
+  ASSERT_FALSE(watcher->jobs().empty());
   EXPECT_TRUE(watcher->jobs().back().finished());
 }
 

@@ -44,6 +44,16 @@ TEST(ValidateWorkflow, JobIdIsRequiredAndBounded) {
   EXPECT_TRUE(ValidateJobReference(std::string(64, 'j'), "iot-1", kQueryOTAJob).ok());
 }
 
+TEST(ValidateWorkflow, IdsMustNotHoldControlCharacters) {
+  EXPECT_THAT(ViolatedFields(ValidateJobReference("job\n1", "", kQueryOTAJob)),
+              ElementsAre("job_id"));
+  EXPECT_THAT(ViolatedFields(ValidateJobReference("job", "iot\x7f", kQueryOTAJob)),
+              ElementsAre("iot_instance_id"));
+  v1::GetFirmwareVerificationRequest request;
+  request.set_firmware_id(std::string("fw\0x", 4));
+  EXPECT_THAT(ViolatedFields(ValidateGetFirmwareVerification(request)), ElementsAre("firmware_id"));
+}
+
 TEST(ValidateWorkflow, CancelTakesOnlyUnfinishedStatesOnce) {
   v1::CancelVerifyJobRequest request;
   request.set_job_id("job-1");
@@ -100,17 +110,17 @@ TEST(WorkflowCalls, CancelSendsTheChosenStatesAndFalseForTheRest) {
 
 // --- Paging ---
 
-TEST(NeedAnotherPage, FollowsPageCountThenTotalAndStopsOnEmptyOrBound) {
+TEST(NeedAnotherPage, FollowsPageCountThenTotalAndStopsOnEmpty) {
   // 10 tasks served 3 per page: pages 1..4.
-  EXPECT_TRUE(NeedAnotherPage({3, 10, 4}, 1, 3, 20));
-  EXPECT_TRUE(NeedAnotherPage({3, 10, 4}, 3, 9, 20));
-  EXPECT_FALSE(NeedAnotherPage({1, 10, 4}, 4, 10, 20));
+  EXPECT_TRUE(NeedAnotherPage({3, 10, 4}, 1, 3));
+  EXPECT_TRUE(NeedAnotherPage({3, 10, 4}, 3, 9));
+  EXPECT_FALSE(NeedAnotherPage({1, 10, 4}, 4, 10));
   // No PageCount: Total decides.
-  EXPECT_TRUE(NeedAnotherPage({3, 10, 0}, 1, 3, 20));
-  EXPECT_FALSE(NeedAnotherPage({1, 10, 0}, 4, 10, 20));
-  // An empty page ends the list whatever the counts say; so does the bound.
-  EXPECT_FALSE(NeedAnotherPage({0, 10, 4}, 2, 3, 20));
-  EXPECT_FALSE(NeedAnotherPage({3, 1000, 400}, 20, 60, 20));
+  EXPECT_TRUE(NeedAnotherPage({3, 10, 0}, 1, 3));
+  EXPECT_FALSE(NeedAnotherPage({1, 10, 0}, 4, 10));
+  // An empty page ends the list whatever the counts say.
+  EXPECT_FALSE(NeedAnotherPage({0, 10, 4}, 2, 3));
+  EXPECT_TRUE(NeedAnotherPage({3, 1000, 400}, 20, 60));
 }
 
 // --- QueryOTAFirmware ---
@@ -210,6 +220,17 @@ TEST(ParseVerifyJob, ReadsTheDocumentedShape) {
   EXPECT_FALSE(job->finished());  // set by the reader once tasks are known
 }
 
+TEST(ParseVerifyJob, RefusesAnUpgradeJob) {
+  const absl::Status status =
+      ParseVerifyJob(
+          R"({"RequestId":"R3","Success":true,"Data":{"JobId":"up-1","JobType":"UPGRADE_FIRMWARE",
+         "JobStatus":"IN_PROGRESS"}})")
+          .status();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(ErrorReason(status), "NOT_A_VERIFY_JOB");
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("UPGRADE_FIRMWARE"));
+}
+
 TEST(ParseVerifyJob, ToleratesMissingAndNullFields) {
   absl::StatusOr<v1::VerifyJob> job = ParseVerifyJob(
       R"({"RequestId":"R3","Success":true,"Data":{"JobId":"job-1","JobStatus":"WHATEVER",
@@ -232,14 +253,15 @@ TEST(ParseTaskPage, ReadsTasksWithProgressAsString) {
     {"TaskId":"t1","DeviceName":"d1","IotId":"i1","TaskStatus":"SUCCEEDED","Progress":"100.00"},
     {"TaskId":"t2","DeviceName":"d2","TaskStatus":"FAILED","Progress":"42.50",
      "TaskDesc":"checksum mismatch","Timeout":"5","UtcModified":"2026-01-01T00:00:07.000Z"},
-    {"TaskId":"t3","DeviceName":"d3","TaskStatus":"CONFIRM","Progress":7}]}})";
+    {"TaskId":"t3","DeviceName":"d3","TaskStatus":"CONFIRM","Progress":7},
+    {"TaskId":"t4","DeviceName":"d4","TaskStatus":"QUEUED","Progress":"NaN"}]}})";
   v1::VerifyJob job;
   absl::StatusOr<PageInfo> page = ParseTaskPage(body, &job);
   ASSERT_TRUE(page.ok()) << page.status();
-  EXPECT_EQ(page->items, 3);
+  EXPECT_EQ(page->items, 4);
   EXPECT_EQ(page->total, 10);
   EXPECT_EQ(page->page_count, 4);
-  ASSERT_EQ(job.tasks_size(), 3);
+  ASSERT_EQ(job.tasks_size(), 4);
   EXPECT_EQ(job.tasks(0).state(), v1::TASK_STATE_SUCCEEDED);
   EXPECT_DOUBLE_EQ(job.tasks(0).progress_percent(), 100.0);
   EXPECT_EQ(job.tasks(1).state(), v1::TASK_STATE_FAILED);
@@ -249,6 +271,7 @@ TEST(ParseTaskPage, ReadsTasksWithProgressAsString) {
             "2026-01-01T00:00:07Z");
   EXPECT_EQ(job.tasks(2).state(), v1::TASK_STATE_AWAITING_CONFIRMATION);
   EXPECT_DOUBLE_EQ(job.tasks(2).progress_percent(), 7.0);  // a number is read too
+  EXPECT_DOUBLE_EQ(job.tasks(3).progress_percent(), 0.0);  // NaN is no progress
 }
 
 TEST(TaskStateFromUpstream, EverySevenValues) {
@@ -275,6 +298,10 @@ TEST(VerifyJobFinished, CompletedNeedsEveryTaskEnded) {
   job.mutable_tasks(1)->set_state(v1::TASK_STATE_QUEUED);
   job.set_state(v1::VERIFY_JOB_STATE_CANCELED);
   EXPECT_TRUE(VerifyJobFinished(job));  // canceled ends the job whatever its tasks say
+  // A task state the gateway does not know cannot be waited for once the job completed.
+  job.set_state(v1::VERIFY_JOB_STATE_COMPLETED);
+  job.mutable_tasks(1)->set_state(v1::TASK_STATE_UNSPECIFIED);
+  EXPECT_TRUE(VerifyJobFinished(job));
 }
 
 }  // namespace
