@@ -8,6 +8,7 @@
 #include "aliyun/iot/v1/iot.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
+#include "service/common/json.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify {
@@ -135,7 +136,13 @@ std::string XmlElement(absl::string_view body, absl::string_view tag) {
   const size_t value_begin = begin + open.size();
   const size_t end = body.find(close, value_begin);
   if (end == absl::string_view::npos) return "";
-  return std::string(body.substr(value_begin, end - value_begin));
+  // Raw bytes from the wire: malformed UTF-8 becomes U+FFFD, since these texts end up in proto3
+  // string fields (ErrorInfo metadata), which a client cannot parse unless they are UTF-8.
+  std::string text;
+  AppendSanitizedUtf8(
+      body.substr(value_begin, end - value_begin), &text,
+      [](unsigned char c, std::string* out) { out->push_back(static_cast<char>(c)); });
+  return text;
 }
 
 }  // namespace
@@ -203,6 +210,10 @@ UpstreamReply ReadUpstreamReply(const HttpResponse& response, const ReplyContext
   // Redacted after parsing, so an escaped form in the body ("\/") cannot slip through.
   if (context.credentials != nullptr) {
     reply.message = RedactSecrets(std::move(reply.message), *context.credentials);
+    // Code and RequestId are upstream text too, quoted in the status and its ErrorInfo. A real
+    // Code never holds a secret, so this cannot change how the error is classified.
+    reply.code = RedactSecrets(std::move(reply.code), *context.credentials);
+    reply.request_id = RedactSecrets(std::move(reply.request_id), *context.credentials);
   }
 
   ErrorClass error_class;

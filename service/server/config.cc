@@ -8,8 +8,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -26,7 +26,10 @@ absl::StatusOr<std::string> FlagText(const Value& value, absl::string_view key) 
       return std::string(value.bool_value() ? "true" : "false");
     case Value::kNumberValue: {
       const double n = value.number_value();
-      if (n == static_cast<double>(static_cast<long long>(n))) {
+      // Converting a double outside long long's range (1e300) is undefined: such numbers, like
+      // fractions, print as doubles.
+      if (n >= -9223372036854775808.0 && n < 9223372036854775808.0 &&
+          n == static_cast<double>(static_cast<long long>(n))) {
         return absl::StrCat(static_cast<long long>(n));
       }
       return absl::StrCat(n);
@@ -89,8 +92,7 @@ absl::Status ApplyConfigFlags(const google::protobuf::Struct& config, absl::stri
     }
     std::string error;
     if (!flag->ParseFrom(*text, &error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(origin, ": setting \"", key, "\": ", error));
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": setting \"", key, "\": ", error));
     }
   }
   return absl::OkStatus();

@@ -65,7 +65,12 @@ absl::StatusOr<std::vector<ProfileConfig>> ParseProfiles(const google::protobuf:
       if (value.has_string_value()) {
         text = value.string_value();
       } else if (value.has_number_value()) {
-        text = absl::StrCat(static_cast<long long>(value.number_value()));
+        // Converting a double outside long long's range (1e300) is undefined.
+        const double n = value.number_value();
+        if (!(n >= -9223372036854775808.0 && n < 9223372036854775808.0)) {
+          return Invalid(name, absl::StrCat("\"", key, "\" is out of range"));
+        }
+        text = absl::StrCat(static_cast<long long>(n));
       } else {
         return Invalid(name, absl::StrCat("\"", key, "\" must be a string or a number"));
       }
@@ -107,10 +112,9 @@ absl::StatusOr<std::unique_ptr<CredentialsSource>> SourceForProfile(const Profil
   const std::string& kind = profile.credentials;
   if (kind == "environment") return SourceFromEnvironment(deps);
   if (kind == "access_key_file") {
-    AccessKeyFileSource::Options options =
-        AccessKeyFileSource::InDirectory(Setting(profile, "secret_dir").empty()
-                                             ? kDefaultSecretDirectory
-                                             : Setting(profile, "secret_dir"));
+    AccessKeyFileSource::Options options = AccessKeyFileSource::InDirectory(
+        Setting(profile, "secret_dir").empty() ? kDefaultSecretDirectory
+                                               : Setting(profile, "secret_dir"));
     for (auto [key, field] : {std::pair{"access_key_id_file", &options.access_key_id_file},
                               std::pair{"access_key_secret_file", &options.access_key_secret_file},
                               std::pair{"security_token_file", &options.security_token_file}}) {
@@ -120,10 +124,9 @@ absl::StatusOr<std::unique_ptr<CredentialsSource>> SourceForProfile(const Profil
   }
   if (kind == "profile_file") {
     const std::string file = Setting(profile, "file");
-    return ProfileFromFile(file.empty() ? CredentialsFilePath(deps.env) : file,
-                           Setting(profile, "profile").empty() ? profile.name
-                                                               : Setting(profile, "profile"),
-                           deps);
+    return ProfileFromFile(
+        file.empty() ? CredentialsFilePath(deps.env) : file,
+        Setting(profile, "profile").empty() ? profile.name : Setting(profile, "profile"), deps);
   }
   // ecs_ram_role and oidc_role_arn: the official profile-file keys, read by the same code.
   CredentialsIni ini;
