@@ -5,11 +5,15 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include <algorithm>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify {
@@ -44,9 +48,38 @@ CallMetadata ReadMetadata(const grpc::ClientContext& context) {
 Client::Client(std::shared_ptr<grpc::Channel> channel)
     : stub_(v1::OtaVerify::NewStub(std::move(channel))) {}
 
-Client Client::Connect(absl::string_view target) {
-  return Client(grpc::CreateChannel(std::string(target), grpc::InsecureChannelCredentials()));
+std::string GatewayServiceConfig(const ChannelOptions& options) {
+  std::string config = "{";
+  if (options.round_robin)
+    absl::StrAppend(&config, R"("loadBalancingConfig":[{"round_robin":{}}])");
+  if (options.max_attempts > 1) {
+    if (options.round_robin) absl::StrAppend(&config, ",");
+    absl::StrAppend(&config, R"("methodConfig":[{"name":[)",
+                    R"({"service":"otaverify.v1.OtaVerify","method":"GetFirmwareVerification"},)",
+                    R"({"service":"otaverify.v1.OtaVerify","method":"GetVerifyJob"},)",
+                    R"({"service":"otaverify.v1.OtaVerify","method":"CancelVerifyJob"},)",
+                    R"({"service":"otaverify.v1.OtaVerify","method":"WatchVerifyJob"}],)",
+                    R"("retryPolicy":{"maxAttempts":)", std::min(options.max_attempts, 5),
+                    R"(,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,)",
+                    R"("retryableStatusCodes":["UNAVAILABLE"]}}])");
+  }
+  absl::StrAppend(&config, "}");
+  return config;
 }
+
+std::shared_ptr<grpc::Channel> CreateGatewayChannel(absl::string_view target,
+                                                    const ChannelOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(GatewayServiceConfig(options));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.max_attempts > 1 ? 1 : 0);
+  return grpc::CreateCustomChannel(std::string(target), grpc::InsecureChannelCredentials(), args);
+}
+
+Client Client::Connect(absl::string_view target) { return Client(CreateGatewayChannel(target)); }
 
 absl::StatusOr<v1::CreateVerifyJobResponse> Client::CreateVerifyJob(
     const v1::CreateVerifyJobRequest& request, const CallOptions& options,

@@ -55,12 +55,37 @@ struct CallMetadata {
   int attempts = 0;
 };
 
+// How a client channel reaches the gateway replicas.
+struct ChannelOptions {
+  // Client-side round robin over every address the target resolves to: with
+  // "dns:///otaverify-headless.<namespace>.svc.cluster.local:50051" (the headless Service),
+  // one address per ready replica, re-resolved when connections drop or age out.
+  bool round_robin = true;
+  // HTTP/2 keepalive pings while calls are open (watch streams), so a dead replica or a
+  // silently dropped connection is noticed within about time + timeout.
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
+  // Retries of calls that failed UNAVAILABLE (replica gone, connection refused, gateway
+  // overloaded or shutting down) on another replica, for the idempotent methods only:
+  // GetFirmwareVerification, GetVerifyJob, CancelVerifyJob and WatchVerifyJob (before its first
+  // message). CreateVerifyJob is never retried by the channel. 1 disables retries.
+  int max_attempts = 3;
+};
+
+// A channel to the gateway, set up as above (insecure: the gateway serves plain gRPC inside the
+// cluster).
+std::shared_ptr<grpc::Channel> CreateGatewayChannel(absl::string_view target,
+                                                    const ChannelOptions& options = {});
+// The gRPC service config CreateGatewayChannel uses (JSON), for inspection and tests.
+std::string GatewayServiceConfig(const ChannelOptions& options);
+
 class Client {
  public:
   // REQUIRES: channel != nullptr.
   explicit Client(std::shared_ptr<grpc::Channel> channel);
 
-  // A client over an insecure channel to `target` ("host:port" or any gRPC target URI).
+  // A client over CreateGatewayChannel(target) ("host:port" or any gRPC target URI, e.g.
+  // "dns:///otaverify-headless.ns.svc.cluster.local:50051").
   // Connecting is lazy: an unreachable target shows up as UNAVAILABLE on the first call.
   // TODO(tls): take channel credentials once the gateway serves TLS.
   static Client Connect(absl::string_view target);

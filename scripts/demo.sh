@@ -38,7 +38,8 @@ echo "emulator  listening on $emulator_address (log: $work/emulator.log)"
 
 ALIBABA_CLOUD_ACCESS_KEY_ID=emulator-access-key-id \
 ALIBABA_CLOUD_ACCESS_KEY_SECRET=emulator-access-key-secret \
-  "$gateway" --listen 127.0.0.1:0 --endpoint "http://$emulator_address" \
+  "$gateway" --listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 \
+  --endpoint "http://$emulator_address" \
   --allow_insecure_endpoint --watch_poll_interval=500ms >"$work/gateway.log" 2>&1 &
 pids+=($!)
 gateway_address=$(wait_for_address "$work/gateway.log")

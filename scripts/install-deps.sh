@@ -12,9 +12,17 @@ packages=(
   libcurl4-openssl-dev libssl-dev openssl
   libgtest-dev libgmock-dev
   libcpp-httplib-dev
+  prometheus-cpp-dev
   golang-github-gogo-googleapis-dev
   nodejs npm
+  kubernetes-client
 )
+
+# `--fuzz` (make fuzz, tests/fuzz/README.md): also clang 14 with libFuzzer and the ASan/UBSan
+# runtimes (libclang-rt-14-dev) and llvm-symbolizer for readable reports.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev llvm-14)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,6 +31,9 @@ for p in "${packages[@]}"; do
   case "$p" in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
     npm) command -v npm >/dev/null 2>&1 && continue ;;
+    # kubectl renders the k8s/ overlays (its built-in kustomize); any kubectl on PATH will do
+    # (Debian's package and other kubectl packages all ship /usr/bin/kubectl).
+    kubernetes-client) command -v kubectl >/dev/null 2>&1 && continue ;;
   esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")

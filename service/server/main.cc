@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "service/aliyun/rpc_request.h"
 #include "service/aliyun/verify_workflow.h"
@@ -31,6 +33,7 @@
 #include "service/credentials/source_deps.h"
 #include "service/resilience/scheduler.h"
 #include "service/server/config.h"
+#include "service/server/metrics.h"
 #include "service/server/ota_verify_service.h"
 #include "service/server/profiles.h"
 #include "service/server/upstream_caller.h"
@@ -61,7 +64,19 @@ ABSL_FLAG(int, max_watch_streams, 4096,
 ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Seconds(2),
           "How often a watched verify job is read upstream (QueryOTAJob + ListOTATaskByJob), "
           "once for all its watchers");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090",
+          "Address of the Prometheus /metrics endpoint (host:port, port 0 = any); \"off\" "
+          "disables it");
 ABSL_FLAG(std::string, ca_file, "", "PEM file of extra CAs trusted for the upstream");
+ABSL_FLAG(absl::Duration, shutdown_delay, absl::ZeroDuration(),
+          "After SIGTERM, how long readiness reports NOT_SERVING while new calls are still "
+          "served, so load balancers and clients move away before calls are refused (0 on "
+          "Kubernetes, where the preStop sleep does this)");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "Clients are asked to reconnect (GOAWAY) after this long, so long-lived channels "
+          "spread over replicas added since");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Hours(1),
+          "How long calls on an aged connection may still run (watch streams included)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "How long in-flight calls may finish after SIGTERM before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
@@ -97,6 +112,124 @@ namespace {
 int Fail(absl::string_view message) {
   Log(LogLevel::kError, absl::StrCat("start-up failed: ", message));
   return 1;
+}
+
+// A duration as a gRPC channel argument (milliseconds in an int).
+int ClampedMillis(absl::Duration d) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+}
+
+// The series read at scrape time from the components that own the state.
+void AddStateMetrics(Metrics& metrics, const OtaVerifyService& service,
+                     const UpstreamCaller& upstream,
+                     const std::vector<std::unique_ptr<CredentialsCache>>& caches,
+                     const CurlTransport& transport, const Clock& clock) {
+  using Sample = Metrics::Sample;
+  using Kind = Metrics::Kind;
+  metrics.AddSampler("otaverify_grpc_server_in_flight", "Unary calls admitted and not yet answered",
+                     Kind::kGauge, [&service] {
+                       return std::vector<Sample>{{{}, static_cast<double>(service.InFlight())}};
+                     });
+  metrics.AddSampler(
+      "otaverify_watch_streams", "WatchVerifyJob streams open", Kind::kGauge, [&service] {
+        return std::vector<Sample>{{{}, static_cast<double>(service.WatchStreams())}};
+      });
+  metrics.AddSampler(
+      "otaverify_watch_pollers",
+      "Verify jobs being polled (one per job, shared "
+      "by its watchers)",
+      Kind::kGauge, [&service] {
+        return std::vector<Sample>{{{}, static_cast<double>(service.WatchStats().pollers)}};
+      });
+  metrics.AddSampler(
+      "otaverify_watch_polls_total", "Polls of watched jobs, by outcome", Kind::kCounter,
+      [&service] {
+        const JobWatchHub::Stats stats = service.WatchStats();
+        return std::vector<Sample>{
+            {{{"kind", "started"}}, static_cast<double>(stats.polls)},
+            {{{"kind", "job_read"}}, static_cast<double>(stats.header_reads)},
+            {{{"kind", "skipped_for_quota"}}, static_cast<double>(stats.polls_skipped)}};
+      });
+  metrics.AddSampler("otaverify_upstream_circuit_breaker_open",
+                     "1 while the endpoint's circuit breaker holds calls back", Kind::kGauge,
+                     [&upstream] {
+                       std::vector<Sample> samples;
+                       for (const auto& [endpoint, open] : upstream.BreakersOpen()) {
+                         samples.push_back({{{"endpoint", endpoint}}, open ? 1.0 : 0.0});
+                       }
+                       return samples;
+                     });
+  metrics.AddSampler("otaverify_http_connections_opened_total",
+                     "Connections the HTTP transport opened (upstream, STS and metadata)",
+                     Kind::kCounter, [&transport] {
+                       return std::vector<Sample>{
+                           {{}, static_cast<double>(transport.GetStats().connections_opened)}};
+                     });
+  static constexpr const char* kReasons[] = {"cold", "advisory", "mandatory", "invalidated",
+                                             "recheck"};
+  static constexpr const char* kResults[] = {"new", "same", "failed"};
+  metrics.AddSampler(
+      "otaverify_credentials_seconds_to_expiry",
+      "Seconds until the profile's current credentials expire (+Inf: they never do; negative: "
+      "expired or none)",
+      Kind::kGauge, [&caches, &clock] {
+        std::vector<Sample> samples;
+        for (const auto& cache : caches) {
+          const CredentialsCache::Stats stats = cache->GetStats();
+          const double seconds = stats.expiration == absl::InfiniteFuture()
+                                     ? std::numeric_limits<double>::infinity()
+                                     : absl::ToDoubleSeconds(stats.expiration - clock.Now());
+          samples.push_back({{{"profile", cache->profile()}}, seconds});
+        }
+        return samples;
+      });
+  metrics.AddSampler(
+      "otaverify_credentials_refreshes_total", "Credential fetches by profile, reason and result",
+      Kind::kCounter, [&caches] {
+        std::vector<Sample> samples;
+        for (const auto& cache : caches) {
+          const CredentialsCache::Stats stats = cache->GetStats();
+          for (int reason = 0; reason < 5; ++reason) {
+            for (int result = 0; result < 3; ++result) {
+              samples.push_back({{{"profile", cache->profile()},
+                                  {"reason", kReasons[reason]},
+                                  {"result", kResults[result]}},
+                                 static_cast<double>(stats.fetches[reason][result])});
+            }
+          }
+        }
+        return samples;
+      });
+  metrics.AddSampler(
+      "otaverify_credentials_consecutive_failures",
+      "Failed credential fetches in a row, by profile", Kind::kGauge, [&caches] {
+        std::vector<Sample> samples;
+        for (const auto& cache : caches) {
+          samples.push_back({{{"profile", cache->profile()}},
+                             static_cast<double>(cache->GetStats().consecutive_failures)});
+        }
+        return samples;
+      });
+  metrics.AddSampler("otaverify_credentials_waiters",
+                     "Calls waiting for the profile's credential fetch in flight", Kind::kGauge,
+                     [&caches] {
+                       std::vector<Sample> samples;
+                       for (const auto& cache : caches) {
+                         samples.push_back({{{"profile", cache->profile()}},
+                                            static_cast<double>(cache->GetStats().waiters)});
+                       }
+                       return samples;
+                     });
+  metrics.AddSampler(
+      "otaverify_credentials_last_fetch_seconds",
+      "How long the profile's last credential fetch took", Kind::kGauge, [&caches] {
+        std::vector<Sample> samples;
+        for (const auto& cache : caches) {
+          samples.push_back({{{"profile", cache->profile()}},
+                             absl::ToDoubleSeconds(cache->GetStats().last_fetch_latency)});
+        }
+        return samples;
+      });
 }
 
 // "Action=rate,..." → per-action calls per second, each divided by the replica count.
@@ -291,15 +424,35 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
     }
   }
   Scheduler scheduler;
+  Metrics metrics;
+  upstream_options.observer = &metrics;
+  service_options.observer = &metrics;
   UpstreamCaller upstream(upstream_options, transport->get(), &scheduler, &clock);
   // Pending retries and quota waits run (and find their calls finished) before the upstream
   // caller they call into is destroyed, on every exit from here.
   auto drain = absl::MakeCleanup([&scheduler] { scheduler.Shutdown(); });
   OtaVerifyService service(service_options, &upstream, transport->get(), &scheduler, &clock);
+  AddStateMetrics(metrics, service, upstream, caches, **transport, clock);
+  // Scrapes read the objects above: stop serving them first, on every exit from here.
+  auto stop_metrics = absl::MakeCleanup([&metrics] { metrics.Stop(); });
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (metrics_listen != "off") {
+    absl::StatusOr<std::string> metrics_address = metrics.Serve(metrics_listen);
+    if (!metrics_address.ok()) return Fail(metrics_address.status().message());
+    Log(LogLevel::kInfo, "metrics listening", {{"metrics_address", *metrics_address}});
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             ClampedMillis(absl::GetFlag(FLAGS_max_connection_age)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ClampedMillis(absl::GetFlag(FLAGS_max_connection_age_grace)));
+  // Clients' keepalive pings (client.h: every 30 s) are welcome, even on idle channels.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   int port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
@@ -331,9 +484,11 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   // Watch streams never end by themselves: end them now (callers watch again elsewhere) so
   // they do not hold the drain of the unary calls.
   service.Shutdown();
+  absl::SleepFor(absl::GetFlag(FLAGS_shutdown_delay));
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
   server->Shutdown(absl::ToChronoTime(deadline));
   server->Wait();
+  metrics.Stop();
   // Stop the machinery while everything its callbacks point at (service, watch hub, upstream
   // caller) is alive: pending timers run at once and find their work finished or stopped, then
   // the refresher stops and the transport fails what is left.

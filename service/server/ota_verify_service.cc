@@ -37,12 +37,13 @@ std::string Millis(absl::Duration d) {
 class OtaVerifyService::CallState {
  public:
   CallState(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-            google::protobuf::Message* response, const Clock* clock, absl::string_view method,
-            std::string account)
+            google::protobuf::Message* response, const Clock* clock, RpcObserver* observer,
+            absl::string_view method, std::string account)
       : context_(context),
         reactor_(reactor),
         response_(response),
         clock_(clock),
+        observer_(observer),
         method_(method),
         account_(std::move(account)),
         start_(clock->Now()) {}
@@ -81,6 +82,7 @@ class OtaVerifyService::CallState {
          {"upstream_new_connection", !sent                           ? ""
                                      : trace.transfer.new_connection ? "true"
                                                                      : "false"}});
+    if (observer_ != nullptr) observer_->OnRpcDone(method_, status.code(), clock_->Now() - start_);
     reactor_->Finish(ToGrpcStatus(status));
   }
 
@@ -114,6 +116,7 @@ class OtaVerifyService::CallState {
   grpc::ServerUnaryReactor* const reactor_;
   google::protobuf::Message* const response_;
   const Clock* const clock_;
+  RpcObserver* const observer_;
   const absl::string_view method_;
   const std::string account_;
   const absl::Time start_;
@@ -250,10 +253,10 @@ class OtaVerifyService::WatchStream : public JobWatcher {
     Do(act);
   }
 
-  // How the stream ended, for the access log; CANCELLED until it has.
-  std::string EndCode() {
+  // How the stream ended, for the access log and metrics; CANCELLED until it has.
+  absl::StatusCode EndStatusCode() {
     absl::MutexLock lock(&mu_);
-    return StatusCodeName(end_.has_value() ? end_->code() : absl::StatusCode::kCancelled);
+    return end_.has_value() ? end_->code() : absl::StatusCode::kCancelled;
   }
   // Messages written.
   int64_t writes() {
@@ -341,13 +344,17 @@ class OtaVerifyService::WatchReactor : public grpc::ServerWriteReactor<v1::Watch
   // The stream finished before gRPC calls this, so the hub's late deliveries find it finished
   // and never touch the reactor.
   void OnDone() override {
+    if (service_->options_.observer != nullptr) {
+      service_->options_.observer->OnRpcDone("WatchVerifyJob", stream_->EndStatusCode(),
+                                             clock_->Now() - start_);
+    }
     if (admitted_) {
       service_->watches_.Unwatch(stream_);
       service_->watch_streams_.fetch_sub(1, std::memory_order_relaxed);
     }
     Log(LogLevel::kInfo, "watch ended",
         {{"method", "WatchVerifyJob"},
-         {"grpc_code", stream_->EndCode()},
+         {"grpc_code", StatusCodeName(stream_->EndStatusCode())},
          {"duration_ms", Millis(clock_->Now() - start_)},
          {"account", account_},
          {"job_id", job_id_},
@@ -444,8 +451,8 @@ grpc::ServerUnaryReactor* OtaVerifyService::CreateVerifyJob(
     grpc::CallbackServerContext* context, const v1::CreateVerifyJobRequest* request,
     v1::CreateVerifyJobResponse* response) {
   auto* reactor = new Reactor(this);
-  auto state = std::make_shared<CallState>(context, reactor, response, clock_, "CreateVerifyJob",
-                                           request->account());
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, options_.observer,
+                                           "CreateVerifyJob", request->account());
   reactor->Bind(state);
   const Profile* profile = Begin(reactor, *state, ValidateCreateVerifyJob(*request),
                                  request->account(), kCreateOTAVerifyJob);
@@ -490,7 +497,7 @@ grpc::ServerUnaryReactor* OtaVerifyService::GetFirmwareVerification(
     grpc::CallbackServerContext* context, const v1::GetFirmwareVerificationRequest* request,
     v1::FirmwareVerification* response) {
   auto* reactor = new Reactor(this);
-  auto state = std::make_shared<CallState>(context, reactor, response, clock_,
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, options_.observer,
                                            "GetFirmwareVerification", request->account());
   reactor->Bind(state);
   const Profile* profile = Begin(reactor, *state, ValidateGetFirmwareVerification(*request),
@@ -512,8 +519,8 @@ grpc::ServerUnaryReactor* OtaVerifyService::GetVerifyJob(grpc::CallbackServerCon
                                                          const v1::GetVerifyJobRequest* request,
                                                          v1::VerifyJob* response) {
   auto* reactor = new Reactor(this);
-  auto state = std::make_shared<CallState>(context, reactor, response, clock_, "GetVerifyJob",
-                                           request->account());
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, options_.observer,
+                                           "GetVerifyJob", request->account());
   reactor->Bind(state);
   const Profile* profile =
       Begin(reactor, *state,
@@ -535,8 +542,8 @@ grpc::ServerUnaryReactor* OtaVerifyService::CancelVerifyJob(
     grpc::CallbackServerContext* context, const v1::CancelVerifyJobRequest* request,
     v1::CancelVerifyJobResponse* response) {
   auto* reactor = new Reactor(this);
-  auto state = std::make_shared<CallState>(context, reactor, response, clock_, "CancelVerifyJob",
-                                           request->account());
+  auto state = std::make_shared<CallState>(context, reactor, response, clock_, options_.observer,
+                                           "CancelVerifyJob", request->account());
   reactor->Bind(state);
   const Profile* profile = Begin(reactor, *state, ValidateCancelVerifyJob(*request),
                                  request->account(), kCancelOTATaskByJob);

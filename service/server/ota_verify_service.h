@@ -40,6 +40,16 @@
 
 namespace otaverify {
 
+// What the service reports about each call it answered, for metrics. Called without the
+// service's locks held; implementations must be thread-safe and quick.
+class RpcObserver {
+ public:
+  virtual ~RpcObserver() = default;
+  // A call finished with `code` after `latency` (for a watch: how long it streamed).
+  virtual void OnRpcDone(absl::string_view method, absl::StatusCode code,
+                         absl::Duration latency) = 0;
+};
+
 class OtaVerifyService final : public v1::OtaVerify::CallbackService {
  public:
   struct Options {
@@ -52,6 +62,7 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
     // WatchVerifyJob streams open at once; beyond it new watches fail with UNAVAILABLE.
     int max_watch_streams = 4096;
     JobWatchHub::Options watch;
+    RpcObserver* observer = nullptr;  // not owned; may be null
   };
 
   OtaVerifyService(Options options, UpstreamCaller* upstream, HttpTransport* transport,
@@ -77,6 +88,9 @@ class OtaVerifyService final : public v1::OtaVerify::CallbackService {
   void Shutdown();
 
   JobWatchHub::Stats WatchStats() const { return watches_.GetStats(); }
+  // Unary calls admitted and not yet answered; watch streams open.
+  int InFlight() const { return in_flight_.load(std::memory_order_relaxed); }
+  int WatchStreams() const { return watch_streams_.load(std::memory_order_relaxed); }
 
  private:
   class CallState;

@@ -25,9 +25,8 @@ bool SignatureMismatchLog::Report(const RpcCall& call, SignatureVersion version,
   std::vector<absl::string_view> names;
   for (const auto& param : call.params) names.push_back(param.first);
   std::sort(names.begin(), names.end());
-  std::string kind = absl::StrCat(version == SignatureVersion::kV1 ? "v1" : "v3", " ",
-                                  call.action, " ", credentials.access_key_id, " ",
-                                  absl::StrJoin(names, ","));
+  std::string kind = absl::StrCat(version == SignatureVersion::kV1 ? "v1" : "v3", " ", call.action,
+                                  " ", credentials.access_key_id, " ", absl::StrJoin(names, ","));
   {
     absl::MutexLock lock(&mu_);
     if (seen_.size() >= kMaxKinds) seen_.clear();

@@ -44,11 +44,11 @@ UpstreamResult Failure(absl::Status status) {
 
 UpstreamResult CircuitOpen(const UpstreamRequest& request, absl::string_view action,
                            absl::Duration retry_after) {
-  absl::Status open = GatewayError(
-      absl::StatusCode::kUnavailable,
-      absl::StrCat("the upstream ", request.profile->endpoint.host,
-                   " keeps failing; calls are held back while it recovers"),
-      "UPSTREAM_CIRCUIT_OPEN", action);
+  absl::Status open =
+      GatewayError(absl::StatusCode::kUnavailable,
+                   absl::StrCat("the upstream ", request.profile->endpoint.host,
+                                " keeps failing; calls are held back while it recovers"),
+                   "UPSTREAM_CIRCUIT_OPEN", action);
   AddRetryInfo(open, std::max(retry_after, absl::Milliseconds(100)));
   return Failure(std::move(open));
 }
@@ -100,8 +100,9 @@ struct UpstreamCaller::Call {
   UpstreamRequest request;
   Done done;
   std::vector<std::string> request_ids;
-  int attempt = 0;  // attempts started
-  int transfer = 0;  // the CallCancellation sequence of the current attempt's transfer
+  int attempt = 0;           // attempts started
+  absl::Time attempt_start;  // of the attempt in flight
+  int transfer = 0;          // the CallCancellation sequence of the current attempt's transfer
   bool credentials_refreshed = false;
   std::atomic<bool> finished{false};
 
@@ -131,13 +132,13 @@ void UpstreamCaller::Admit(std::shared_ptr<Call> call) {
   // An open breaker fails the call before it takes a quota slot it would never use.
   CircuitBreaker* breaker = Breaker(call->request.profile->endpoint.base_url);
   const absl::Duration breaker_wait = breaker->RetryAfter(clock_->Now());
-  if (breaker_wait > absl::ZeroDuration()) return Finish(call, CircuitOpen(call->request, call->action(), breaker_wait));
+  if (breaker_wait > absl::ZeroDuration())
+    return Finish(call, CircuitOpen(call->request, call->action(), breaker_wait));
   RateLimiter* limiter = Limiter(call->request.profile->name, call->action());
   if (limiter != nullptr) {
     const absl::Time now = clock_->Now();
-    const absl::optional<absl::Time> start =
-        limiter->Reserve(now, call->request.deadline - kDeadlineReserve - kMinAttemptTime -
-                                  kSchedulingSlack);
+    const absl::optional<absl::Time> start = limiter->Reserve(
+        now, call->request.deadline - kDeadlineReserve - kMinAttemptTime - kSchedulingSlack);
     if (!start.has_value()) {
       const double rate = limiter->CurrentRate(now);
       absl::Status limited = GatewayError(
@@ -155,9 +156,12 @@ void UpstreamCaller::Admit(std::shared_ptr<Call> call) {
                           "every caller of the gateway)",
                           call->action(), rate));
       SetDetail(limited, quota);
+      if (options_.observer != nullptr) options_.observer->OnQuotaRejected(call->action());
       return Finish(call, Failure(std::move(limited)));
     }
     if (*start > now) {
+      if (options_.observer != nullptr)
+        options_.observer->OnQuotaWait(call->action(), *start - now);
       scheduler_->RunAfter(*start - now, [this, call] { Attempt(call); });
       return;
     }
@@ -175,7 +179,8 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
                                              "DEADLINE_TOO_SHORT", call->action())));
   }
   CircuitBreaker* breaker = Breaker(call->request.profile->endpoint.base_url);
-  if (!breaker->Allow(now)) return Finish(call, CircuitOpen(call->request, call->action(), breaker->RetryAfter(now)));
+  if (!breaker->Allow(now))
+    return Finish(call, CircuitOpen(call->request, call->action(), breaker->RetryAfter(now)));
   ++call->attempt;
   call->request.profile->credentials->Get(
       now, [this, call, breaker](absl::StatusOr<CredentialsSnapshot> snapshot) {
@@ -188,9 +193,9 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
           Log(LogLevel::kError, "no usable credentials",
               {{"profile", call->request.profile->name},
                {"error", std::string(snapshot.status().message())}});
-          absl::Status unavailable = GatewayError(
-              absl::StatusCode::kUnavailable, "the gateway has no usable credentials",
-              "GATEWAY_CREDENTIALS_UNAVAILABLE", call->action());
+          absl::Status unavailable =
+              GatewayError(absl::StatusCode::kUnavailable, "the gateway has no usable credentials",
+                           "GATEWAY_CREDENTIALS_UNAVAILABLE", call->action());
           AddRetryInfo(unavailable, absl::Seconds(1));
           return Finish(call, Failure(std::move(unavailable)));
         }
@@ -209,14 +214,15 @@ void UpstreamCaller::Attempt(std::shared_ptr<Call> call) {
             SignRpcCall(call->request.call, **snapshot, call->request.profile->endpoint,
                         options_.signature_version, now, NewNonce());
         signed_request.request.timeout = budget;
+        call->attempt_start = now;
         const int sequence = call->transfer = call->request.cancellation->NextTransfer();
-        const TransferId id = transport_->Send(
-            std::move(signed_request.request),
-            [this, call, snapshot = *snapshot,
-             string_to_sign = std::move(signed_request.string_to_sign)](
-                absl::StatusOr<HttpResponse> response) mutable {
-              OnReply(call, snapshot, string_to_sign, std::move(response));
-            });
+        const TransferId id =
+            transport_->Send(std::move(signed_request.request),
+                             [this, call, snapshot = *snapshot,
+                              string_to_sign = std::move(signed_request.string_to_sign)](
+                                 absl::StatusOr<HttpResponse> response) mutable {
+                               OnReply(call, snapshot, string_to_sign, std::move(response));
+                             });
         call->request.cancellation->TransferStarted(sequence, id);
       });
 }
@@ -229,6 +235,10 @@ void UpstreamCaller::OnReply(std::shared_ptr<Call> call, const CredentialsSnapsh
   CircuitBreaker* breaker = Breaker(call->request.profile->endpoint.base_url);
   const ReplyContext context{call->action(), call->request.idempotent, credentials.get()};
 
+  if (!response.ok() && options_.observer != nullptr &&
+      response.status().code() != absl::StatusCode::kCancelled) {
+    options_.observer->OnAttempt(call->action(), 0, "transport", now - call->attempt_start, false);
+  }
   if (!response.ok()) {
     const absl::Status& failure = response.status();
     UpstreamResult result = Failure(MapTransportFailure(failure, context));
@@ -250,6 +260,10 @@ void UpstreamCaller::OnReply(std::shared_ptr<Call> call, const CredentialsSnapsh
   }
 
   const UpstreamReply reply = ReadUpstreamReply(*response, context);
+  if (options_.observer != nullptr) {
+    options_.observer->OnAttempt(call->action(), response->status, reply.code,
+                                 now - call->attempt_start, response->info.new_connection);
+  }
   if (!reply.request_id.empty()) call->request_ids.push_back(reply.request_id);
   if (reply.code == "SignatureDoesNotMatch") {
     mismatch_log_.Report(call->request.call, options_.signature_version, string_to_sign,
@@ -279,6 +293,9 @@ void UpstreamCaller::OnReply(std::shared_ptr<Call> call, const CredentialsSnapsh
          {"upstream_request_id", reply.request_id},
          {"credentials", credentials->Describe()}});
     call->credentials_refreshed = true;
+    if (options_.observer != nullptr) {
+      options_.observer->OnCredentialsRejected(call->request.profile->name);
+    }
     call->request.profile->credentials->Invalidate(*credentials);
     return Admit(std::move(call));
   }
@@ -304,8 +321,8 @@ void UpstreamCaller::RetryOrFinish(std::shared_ptr<Call> call, UpstreamResult fa
   absl::Duration backoff;
   {
     absl::MutexLock lock(&mu_);
-    backoff = FullJitterBackoff(call->attempt, options_.backoff_base, options_.backoff_cap,
-                                random_);
+    backoff =
+        FullJitterBackoff(call->attempt, options_.backoff_base, options_.backoff_cap, random_);
   }
   const absl::Time now = clock_->Now();
   if (now + backoff + kMinAttemptTime >= call->request.deadline - kDeadlineReserve) {
@@ -313,6 +330,7 @@ void UpstreamCaller::RetryOrFinish(std::shared_ptr<Call> call, UpstreamResult fa
   }
   // The budget is shared by every call: under a broad outage retries stop, not multiply.
   if (!retry_budget_.TryAcquire(timeout)) return Finish(call, std::move(failure));
+  if (options_.observer != nullptr) options_.observer->OnRetry(call->action());
   scheduler_->RunAfter(backoff, [this, call] { Admit(call); });
 }
 
@@ -342,6 +360,16 @@ RateLimiter* UpstreamCaller::Limiter(const std::string& account, const std::stri
     limiter = std::make_unique<RateLimiter>(limiter_options, clock_->Now());
   }
   return limiter.get();
+}
+
+std::vector<std::pair<std::string, bool>> UpstreamCaller::BreakersOpen() const {
+  const absl::Time now = clock_->Now();
+  std::vector<std::pair<std::string, bool>> open;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [endpoint, breaker] : breakers_) {
+    open.emplace_back(endpoint, breaker->state(now) == CircuitBreaker::State::kOpen);
+  }
+  return open;
 }
 
 CircuitBreaker* UpstreamCaller::Breaker(const std::string& endpoint) {

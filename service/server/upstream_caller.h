@@ -74,6 +74,25 @@ class CallCancellation {
   int finished_sequence_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// What the UpstreamCaller reports as it works, for metrics. Called without any lock held, on
+// whatever thread the work happens; implementations must be thread-safe and quick.
+class UpstreamObserver {
+ public:
+  virtual ~UpstreamObserver() = default;
+  // One attempt ended: an answer (`http_status` > 0, `upstream_code` empty on success) or a
+  // transport failure (`http_status` 0, `upstream_code` names it: "transport").
+  virtual void OnAttempt(absl::string_view action, int http_status, absl::string_view upstream_code,
+                         absl::Duration latency, bool new_connection) = 0;
+  // A failed attempt is to be tried again after backoff.
+  virtual void OnRetry(absl::string_view action) = 0;
+  // A call waits `wait` for the account's quota before its attempt.
+  virtual void OnQuotaWait(absl::string_view action, absl::Duration wait) = 0;
+  // The quota could not take a call before its deadline (GATEWAY_RATE_LIMITED).
+  virtual void OnQuotaRejected(absl::string_view action) = 0;
+  // The upstream rejected the profile's key or token.
+  virtual void OnCredentialsRejected(absl::string_view profile) = 0;
+};
+
 struct UpstreamRequest {
   RpcCall call;
   const Profile* profile = nullptr;
@@ -107,6 +126,7 @@ class UpstreamCaller {
     int max_attempts = 4;
     RetryBudget::Options retry_budget;
     CircuitBreaker::Options breaker;
+    UpstreamObserver* observer = nullptr;  // not owned; may be null
   };
 
   using Done = absl::AnyInvocable<void(UpstreamResult) &&>;
@@ -115,6 +135,9 @@ class UpstreamCaller {
                  const Clock* clock);
 
   void Execute(UpstreamRequest request, Done done);
+
+  // Whether each endpoint's breaker is open now, by endpoint base URL (for metrics).
+  std::vector<std::pair<std::string, bool>> BreakersOpen() const;
 
  private:
   struct Call;
@@ -138,10 +161,9 @@ class UpstreamCaller {
   RetryBudget retry_budget_;
   SignatureMismatchLog mismatch_log_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<RateLimiter>> limiters_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::unique_ptr<CircuitBreaker>> breakers_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<CircuitBreaker>> breakers_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -308,10 +308,14 @@ class CurlTransport::Impl {
                      static_cast<long>(absl::ToInt64Seconds(options_.max_idle_age)));
     curl_easy_setopt(e, CURLOPT_MAXLIFETIME_CONN,
                      static_cast<long>(absl::ToInt64Seconds(options_.max_lifetime)));
-    // HTTP/2 over TLS where the upstream offers it, HTTP/1.1 otherwise; wait for a multiplexed
-    // connection instead of opening a new one.
+    // HTTP/2 over TLS where the upstream offers it, HTTP/1.1 otherwise. Over TLS, wait for a
+    // connection being set up to say (by ALPN) whether it multiplexes rather than opening
+    // another. Plain http:// is always HTTP/1.1 here, and waiting would hold every new transfer
+    // until the first one's answer has arrived.
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    if (absl::StartsWithIgnoreCase(t.request.url, "https://")) {
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    }
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());

@@ -278,7 +278,7 @@ TEST(GatewayStartup, ConfigFileSetsFlagsAndRejectsUnknownKeys) {
   std::ofstream(good) << R"({"listen":"127.0.0.1:1","endpoint":"http://127.0.0.1:9",)"
                       << R"("allow_insecure_endpoint":true})";
   auto gateway = ChildProcess::Start({OTAVERIFY_GATEWAY_BIN, "--config=" + good,
-                                      "--listen=127.0.0.1:0"},
+                                      "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"},
                                      {"ALIBABA_CLOUD_ACCESS_KEY_ID=a",
                                       "ALIBABA_CLOUD_ACCESS_KEY_SECRET=b"});
   ASSERT_TRUE(gateway.ok());

@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify::testing {
@@ -56,16 +56,17 @@ std::vector<std::string> GatewayArgv(const std::string& emulator_url, const std:
                                      std::vector<std::string> args) {
   // Admission is off unless a test turns it on (a later flag wins): most tests measure other
   // things at rates far above an account's quota.
+  // Metrics on a free loopback port, so gateways of tests running side by side never collide.
   std::vector<std::string> argv = {OTAVERIFY_GATEWAY_BIN, "--listen=127.0.0.1:0",
-                                   "--endpoint=" + emulator_url, "--upstream_quotas=off"};
+                                   "--metrics_listen=127.0.0.1:0", "--endpoint=" + emulator_url,
+                                   "--upstream_quotas=off"};
   if (absl::StartsWith(emulator_url, "http://")) argv.push_back("--allow_insecure_endpoint");
   if (!ca.empty()) argv.push_back("--ca_file=" + ca);
   for (auto& a : args) argv.push_back(std::move(a));
   return argv;
 }
 
-std::vector<std::string> GatewayEnv(const std::string& emulator_url,
-                                    std::vector<std::string> env) {
+std::vector<std::string> GatewayEnv(const std::string& emulator_url, std::vector<std::string> env) {
   std::vector<std::string> environment = {
       absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_ID=", kEmulatorKeyId),
       absl::StrCat("ALIBABA_CLOUD_ACCESS_KEY_SECRET=", kEmulatorSecret),
@@ -94,9 +95,8 @@ absl::Status Harness::StartGateway(std::vector<std::string> args, std::vector<st
 }
 
 absl::StatusOr<std::string> Harness::StartAnotherGateway(std::vector<std::string> args) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> gateway =
-      ChildProcess::Start(GatewayArgv(emulator_url_, emulator_ca_, std::move(args)),
-                          GatewayEnv(emulator_url_, {}));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> gateway = ChildProcess::Start(
+      GatewayArgv(emulator_url_, emulator_ca_, std::move(args)), GatewayEnv(emulator_url_, {}));
   if (!gateway.ok()) return gateway.status();
   absl::StatusOr<std::string> address = (*gateway)->WaitForAddress();
   other_gateways_.push_back(*std::move(gateway));
@@ -147,12 +147,13 @@ absl::StatusOr<std::string> Harness::EmulatorControl(const std::string& method,
                                                      const std::string& path,
                                                      const std::string& body) {
   std::unique_ptr<httplib::Client> client = ControlClient(emulator_url_, emulator_ca_);
-  httplib::Result result = method == "GET"      ? client->Get(path.c_str())
-                           : method == "DELETE" ? client->Delete(path.c_str())
-                                                : client->Post(path.c_str(), body, "application/json");
+  httplib::Result result = method == "GET" ? client->Get(path.c_str())
+                           : method == "DELETE"
+                               ? client->Delete(path.c_str())
+                               : client->Post(path.c_str(), body, "application/json");
   if (!result || result->status != 200) {
-    return absl::InternalError(absl::StrCat(method, " ", path, " failed: ",
-                                            result ? result->body : "no answer"));
+    return absl::InternalError(
+        absl::StrCat(method, " ", path, " failed: ", result ? result->body : "no answer"));
   }
   return result->body;
 }
@@ -160,10 +161,10 @@ absl::StatusOr<std::string> Harness::EmulatorControl(const std::string& method,
 absl::Status Harness::ArmFault(const std::string& fault, int count, int delay_ms,
                                const std::string& action) {
   // delay_ms is only accepted by the faults that use it.
-  const std::string body = absl::StrCat(
-      R"({"fault":")", fault, R"(","count":)", count,
-      delay_ms > 0 ? absl::StrCat(R"(,"delay_ms":)", delay_ms) : "",
-      action.empty() ? "" : absl::StrCat(R"(,"action":")", action, R"(")"), "}");
+  const std::string body =
+      absl::StrCat(R"({"fault":")", fault, R"(","count":)", count,
+                   delay_ms > 0 ? absl::StrCat(R"(,"delay_ms":)", delay_ms) : "",
+                   action.empty() ? "" : absl::StrCat(R"(,"action":")", action, R"(")"), "}");
   return EmulatorControl("POST", "/_emulator/faults", body).status();
 }
 
@@ -184,8 +185,7 @@ v1::CreateVerifyJobRequest Harness::DemoRequest(const std::string& firmware) {
 }
 
 std::string Harness::WriteLoadSeed(int firmwares) {
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/load-seed-", firmwares, ".json");
+  const std::string path = absl::StrCat(::testing::TempDir(), "/load-seed-", firmwares, ".json");
   std::ofstream seed(path);
   seed << R"({"instances":[],"products":[{"product_key":"a1LoadProduct","iot_instance_id":"",)"
        << R"("devices":["load-device-1"],"firmwares":[)";

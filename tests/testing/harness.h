@@ -71,6 +71,8 @@ class Harness {
                                               const std::string& body = "");
 
   ChildProcess& emulator() { return *emulator_; }
+  // The i-th gateway StartAnotherGateway started.
+  ChildProcess& other_gateway(size_t i) { return *other_gateways_.at(i); }
   ChildProcess& gateway() { return *gateway_; }
   const std::string& emulator_url() const { return emulator_url_; }
   const std::string& gateway_address() const { return gateway_address_; }
