@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit-test integration-test credentials-soak demo clean
+.PHONY: all deps build test unit-test integration-test k8s-check credentials-soak demo clean
 
 all: build
 
@@ -23,11 +23,33 @@ unit-test: build
 integration-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration -j$(JOBS)
 
+# Dockerfile and k8s/ manifests, offline: renders every overlay with kubectl kustomize and
+# validates it, rejects the broken fixtures, checks the runtime package list (ctest label k8s,
+# so `make test` runs it too).
+k8s-check: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L k8s -j$(JOBS)
+
 # Five minutes of steady calls while 60 s STS credentials rotate (not part of `make test`).
 credentials-soak: build
 	OTAVERIFY_SOAK_SECONDS=300 OTAVERIFY_SOAK_STS_LIFETIME_SECONDS=60 \
 	  $(BUILD_DIR)/tests/integration_credentials_test \
 	  --gtest_filter='*RotatingStsCredentialsNeverReachCallersExpired'
+
+# libFuzzer targets (tests/fuzz/README.md; not part of `make test`): a clang build with ASan and
+# UBSan in build-fuzz/, each target run for FUZZ_SECONDS on a copy of its seed corpus.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+.PHONY: deps-fuzz fuzz
+
+deps-fuzz:
+	bash scripts/install-deps.sh --fuzz
+
+fuzz: deps-fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -DOTAVERIFY_FUZZ=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target otaverify_fuzzers
+	bash tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo: build
 	bash scripts/demo.sh $(BUILD_DIR)
