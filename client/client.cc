@@ -6,14 +6,13 @@
 #include <grpcpp/support/sync_stream.h>
 
 #include <algorithm>
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
 #include "service/status/rich_status.h"
 
 namespace otaverify {
@@ -157,28 +156,43 @@ absl::StatusOr<v1::CancelVerifyJobResponse> Client::CancelVerifyJob(
 absl::Status Client::WatchVerifyJob(const v1::WatchVerifyJobRequest& request,
                                     const CallOptions& options, WatchVerifyJobHandler on_event,
                                     CallMetadata* metadata) const {
-  grpc::ClientContext context;
-  ApplyCallOptions(options, context);
-  std::unique_ptr<grpc::ClientReader<v1::WatchVerifyJobResponse>> reader =
-      stub_->WatchVerifyJob(&context, request);
-  v1::WatchVerifyJobResponse event;
-  bool stopped = false;
-  while (reader->Read(&event)) {
-    if (!on_event(event)) {
-      stopped = true;
-      context.TryCancel();
-      // Finish may only follow a Read that returned false; after TryCancel that comes at once.
-      while (reader->Read(&event)) {
+  // A replica that shuts down ends its watches with UNAVAILABLE GATEWAY_SHUTTING_DOWN: the watch
+  // goes on through another one, within the same overall deadline. Its first message is the
+  // job as it is then.
+  constexpr int kMaxResumes = 10;
+  const absl::Time deadline = options.deadline == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + options.deadline;
+  for (int resumes = 0;; ++resumes) {
+    grpc::ClientContext context;
+    if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
+    // While resuming, wait for a replica to be reachable rather than failing at once.
+    context.set_wait_for_ready(options.wait_for_ready || resumes > 0);
+    std::unique_ptr<grpc::ClientReader<v1::WatchVerifyJobResponse>> reader =
+        stub_->WatchVerifyJob(&context, request);
+    v1::WatchVerifyJobResponse event;
+    bool stopped = false;
+    while (reader->Read(&event)) {
+      if (!on_event(event)) {
+        stopped = true;
+        context.TryCancel();
+        // Finish may only follow a Read that returned false; after TryCancel that comes at once.
+        while (reader->Read(&event)) {
+        }
+        break;
       }
-      break;
     }
+    const grpc::Status status = reader->Finish();
+    if (metadata != nullptr) *metadata = ReadMetadata(context);
+    // The server may have ended the stream in the moment before the cancellation; either way
+    // the caller asked for the end it got.
+    if (stopped) return absl::OkStatus();
+    absl::Status ended = FromGrpcStatus(status);
+    const absl::optional<google::rpc::ErrorInfo> info = GetDetail<google::rpc::ErrorInfo>(ended);
+    const bool replica_left = ended.code() == absl::StatusCode::kUnavailable && info.has_value() &&
+                              info->reason() == "GATEWAY_SHUTTING_DOWN";
+    if (!replica_left || resumes >= kMaxResumes || absl::Now() >= deadline) return ended;
   }
-  const grpc::Status status = reader->Finish();
-  if (metadata != nullptr) *metadata = ReadMetadata(context);
-  // The server may have ended the stream in the moment before the cancellation; either way
-  // the caller asked for the end it got.
-  if (stopped) return absl::OkStatus();
-  return FromGrpcStatus(status);
 }
 
 }  // namespace otaverify

@@ -131,7 +131,10 @@ class Client {
   // its details (NOT_FOUND for an unknown job, DEADLINE_EXCEEDED when `options.deadline`, which
   // covers the whole stream, passed first, ...). A watch the handler stopped also returns OK:
   // the caller chose to end it. `upstream_error` messages are delivered like any other; they do
-  // not end the stream. `on_event` must not call back into this call.
+  // not end the stream. A replica that shuts down (UNAVAILABLE GATEWAY_SHUTTING_DOWN) does not
+  // end the watch either: it is opened again (through another replica, with a channel from
+  // CreateGatewayChannel), up to 10 times within the deadline, and its first message repeats
+  // the job as it is then. `on_event` must not call back into this call.
   absl::Status WatchVerifyJob(const v1::WatchVerifyJobRequest& request, const CallOptions& options,
                               WatchVerifyJobHandler on_event,
                               CallMetadata* metadata = nullptr) const;

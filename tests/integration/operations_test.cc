@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
@@ -293,6 +294,52 @@ TEST(ChannelFactory, RoundRobinsOverReplicasAndRetriesWhenOneGoes) {
     const auto answer = client.GetFirmwareVerification(request, options);
     EXPECT_TRUE(answer.ok()) << answer.status();
   }
+}
+
+TEST(ChannelFactory, AWatchMovesToAnotherReplicaWhenItsReplicaShutsDown) {
+  Harness harness;
+  ASSERT_TRUE(harness.StartEmulator({"--device_update_time=4s"}).ok());
+  ASSERT_TRUE(harness.StartGateway({"--watch_poll_interval=200ms"}).ok());
+  const std::string first = harness.gateway_address();
+  const std::string port = first.substr(first.rfind(':') + 1);
+  const CallResult created = harness.Create(Harness::DemoRequest("demo-firmware-3"));
+  ASSERT_TRUE(created.status.ok()) << created.status;
+
+  // The watch starts on the only replica up; the second comes up at the same port on
+  // 127.0.0.2, as a new pod behind the headless Service would.
+  Client client(CreateGatewayChannel(absl::StrCat("ipv4:127.0.0.1:", port, ",127.0.0.2:", port)));
+  v1::WatchVerifyJobRequest request;
+  request.set_job_id(created.response.job_id());
+  std::atomic<int> events{0};
+  v1::VerifyJob last;
+  absl::Mutex mu;
+  absl::Status ended = absl::UnknownError("running");
+  std::thread watcher([&] {
+    CallOptions options;
+    options.deadline = absl::Seconds(30);
+    options.wait_for_ready = true;
+    absl::Status status = client.WatchVerifyJob(request, options, [&](const auto& event) {
+      absl::MutexLock lock(&mu);
+      if (event.has_job()) last = event.job();
+      ++events;
+      return true;
+    });
+    absl::MutexLock lock(&mu);
+    ended = status;
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (events.load() == 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_GT(events.load(), 0);
+  ASSERT_TRUE(
+      harness.StartAnotherGateway({"--listen=127.0.0.2:" + port, "--watch_poll_interval=200ms"})
+          .ok());
+  ASSERT_EQ(*harness.gateway().Stop(SIGTERM), 0);
+  watcher.join();
+  EXPECT_TRUE(ended.ok()) << ended;
+  EXPECT_TRUE(last.finished());
+  EXPECT_EQ(last.state(), v1::VERIFY_JOB_STATE_COMPLETED);
+  EXPECT_TRUE(harness.other_gateway(0).WaitForOutput(R"("message":"watch ended")"))
+      << "the watch finished on the second replica";
 }
 
 TEST(ChannelFactory, ServiceConfigRetriesOnlyIdempotentMethods) {
