@@ -25,6 +25,20 @@ void ApplyCallOptions(const CallOptions& options, grpc::ClientContext& context) 
   context.set_wait_for_ready(options.wait_for_ready);
 }
 
+// How a watch ends when its replica goes away rather than when the gateway answers: the
+// replica's own GATEWAY_SHUTTING_DOWN, or a stream the transport broke (no ErrorInfo: the
+// gateway always sends one). This call never cancels itself except when its handler stops it,
+// which returns before this is asked.
+bool ReplicaLeft(const absl::Status& status) {
+  const absl::optional<google::rpc::ErrorInfo> info = GetDetail<google::rpc::ErrorInfo>(status);
+  if (!info.has_value()) {
+    return status.code() == absl::StatusCode::kUnavailable ||
+           status.code() == absl::StatusCode::kCancelled;
+  }
+  return status.code() == absl::StatusCode::kUnavailable &&
+         info->reason() == "GATEWAY_SHUTTING_DOWN";
+}
+
 // Trailers are multi-valued; the gateway sends each of its trailers once (several upstream
 // request ids travel comma-separated in one value), so the first one is the one.
 std::string FirstTrailer(const grpc::ClientContext& context, absl::string_view name) {
@@ -156,9 +170,10 @@ absl::StatusOr<v1::CancelVerifyJobResponse> Client::CancelVerifyJob(
 absl::Status Client::WatchVerifyJob(const v1::WatchVerifyJobRequest& request,
                                     const CallOptions& options, WatchVerifyJobHandler on_event,
                                     CallMetadata* metadata) const {
-  // A replica that shuts down ends its watches with UNAVAILABLE GATEWAY_SHUTTING_DOWN: the watch
-  // goes on through another one, within the same overall deadline. Its first message is the
-  // job as it is then.
+  // A replica that shuts down ends its watches with UNAVAILABLE GATEWAY_SHUTTING_DOWN (or, if
+  // its connection goes first, the stream breaks: UNAVAILABLE or CANCELLED without the
+  // gateway's details): the watch goes on through another one, within the same overall
+  // deadline. Its first message is the job as it is then.
   constexpr int kMaxResumes = 10;
   const absl::Time deadline = options.deadline == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
@@ -188,10 +203,8 @@ absl::Status Client::WatchVerifyJob(const v1::WatchVerifyJobRequest& request,
     // the caller asked for the end it got.
     if (stopped) return absl::OkStatus();
     absl::Status ended = FromGrpcStatus(status);
-    const absl::optional<google::rpc::ErrorInfo> info = GetDetail<google::rpc::ErrorInfo>(ended);
-    const bool replica_left = ended.code() == absl::StatusCode::kUnavailable && info.has_value() &&
-                              info->reason() == "GATEWAY_SHUTTING_DOWN";
-    if (!replica_left || resumes >= kMaxResumes || absl::Now() >= deadline) return ended;
+    if (!ReplicaLeft(ended) || resumes >= kMaxResumes || absl::Now() >= deadline) return ended;
+    absl::SleepFor(std::min(absl::Milliseconds(100) * resumes, deadline - absl::Now()));
   }
 }
 

@@ -484,6 +484,12 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   // Watch streams never end by themselves: end them now (callers watch again elsewhere) so
   // they do not hold the drain of the unary calls.
   service.Shutdown();
+  // Let the watches' final status reach their callers before connections are told to go
+  // (bounded: a stuck reader cannot hold the shutdown).
+  const absl::Time watches_deadline = absl::Now() + absl::Seconds(1);
+  while (service.WatchStreams() > 0 && absl::Now() < watches_deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   absl::SleepFor(absl::GetFlag(FLAGS_shutdown_delay));
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_shutdown_grace);
   server->Shutdown(absl::ToChronoTime(deadline));
