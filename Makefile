@@ -51,6 +51,32 @@ fuzz: deps-fuzz
 	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target otaverify_fuzzers
 	bash tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Sanitizer runs (tests/sanitizers/README.md; not part of `make test`): the unit and integration
+# suites built with ASan + UBSan in build-asan/ (`make sanitize`) or with TSan in build-tsan/
+# (`make tsan`). Fails on a failed test or on any sanitizer report, the started gateway,
+# emulator and CLI processes included.
+SANITIZE_BUILD_DIR ?= build-asan
+TSAN_BUILD_DIR ?= build-tsan
+SANITIZE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g"
+.PHONY: sanitize tsan soak
+
+sanitize: deps
+	cmake -S . -B $(SANITIZE_BUILD_DIR) -DOTAVERIFY_SANITIZE=address $(SANITIZE_FLAGS)
+	cmake --build $(SANITIZE_BUILD_DIR) -j$(JOBS)
+	bash tests/sanitizers/run.sh $(SANITIZE_BUILD_DIR) address
+
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD_DIR) -DOTAVERIFY_SANITIZE=thread $(SANITIZE_FLAGS)
+	cmake --build $(TSAN_BUILD_DIR) -j$(JOBS)
+	bash tests/sanitizers/run.sh $(TSAN_BUILD_DIR) thread
+
+# A bounded soak of the Release gateway (tests/soak/README.md; not part of `make test`): steady
+# load with faults injected, the gateway's RSS, open fds and threads sampled every 10 s; fails
+# if any of them keeps growing or the gateway dies.
+SOAK_SECONDS ?= 600
+soak: build
+	python3 tests/soak/soak.py --build_dir $(BUILD_DIR) --seconds $(SOAK_SECONDS)
+
 demo: build
 	bash scripts/demo.sh $(BUILD_DIR)
 

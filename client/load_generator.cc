@@ -8,14 +8,20 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/blocking_counter.h"
@@ -28,6 +34,8 @@
 #include "service/status/rich_status.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "gateway address");
+ABSL_FLAG(std::string, call, "create",
+          "create: CreateVerifyJob; health: grpc.health.v1.Health/Check (no upstream)");
 ABSL_FLAG(double, rate, 0, "offered calls per second (open loop); 0: closed loop");
 ABSL_FLAG(int, concurrency, 16, "calls in flight at once in closed loop");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "how long to offer load");
@@ -48,6 +56,7 @@ class Recorder {
   explicit Recorder(absl::Time measure_from) : measure_from_(measure_from) {}
 
   void Record(absl::Time started, absl::Duration latency, const absl::Status& status) {
+    answered_.fetch_add(1, std::memory_order_relaxed);
     if (started < measure_from_) return;
     std::string outcome = StatusCodeName(status.code());
     if (auto info = GetDetail<google::rpc::ErrorInfo>(status)) {
@@ -72,14 +81,15 @@ class Recorder {
       absl::StrAppend(&codes, codes.empty() ? "" : ",", JsonQuote(outcome), ":", n);
     }
     return absl::StrFormat(
-        R"({"calls":%d,"seconds":%.3f,"calls_per_second":%.1f,"latency_ms":{"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99.9":%.3f},"outcomes":{%s}})",
-        latencies_.size(), absl::ToDoubleSeconds(measured),
+        R"({"calls":%d,"calls_total":%d,"seconds":%.3f,"calls_per_second":%.1f,"latency_ms":{"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99.9":%.3f},"outcomes":{%s}})",
+        latencies_.size(), answered_.load(), absl::ToDoubleSeconds(measured),
         latencies_.size() / std::max(1e-9, absl::ToDoubleSeconds(measured)), percentile(50),
         percentile(90), percentile(99), percentile(99.9), codes);
   }
 
  private:
   const absl::Time measure_from_;
+  std::atomic<int64_t> answered_{0};
   absl::Mutex mu_;
   std::vector<absl::Duration> latencies_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> outcomes_ ABSL_GUARDED_BY(mu_);
@@ -97,8 +107,46 @@ v1::CreateVerifyJobRequest RequestFor(int64_t index) {
   return request;
 }
 
+// One gRPC health Check: an empty HealthCheckRequest (service "") is zero bytes on the wire.
+// The answer is not parsed; the status is what is recorded.
+class HealthCaller {
+ public:
+  explicit HealthCaller(std::shared_ptr<grpc::Channel> channel) : stub_(std::move(channel)) {}
+
+  void Check(const CallOptions& options,
+             absl::AnyInvocable<void(absl::Status) &&> done) const {
+    struct Call {
+      grpc::ClientContext context;
+      grpc::ByteBuffer request;
+      grpc::ByteBuffer response;
+    };
+    auto call = std::make_shared<Call>();
+    // A default ByteBuffer is "no message" to gRPC; an empty message needs one empty slice.
+    grpc::Slice empty;
+    call->request = grpc::ByteBuffer(&empty, 1);
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + options.deadline));
+    call->context.set_wait_for_ready(options.wait_for_ready);
+    // std::function needs a copyable callable: the move-only `done` lives in a shared_ptr.
+    auto on_done = std::make_shared<absl::AnyInvocable<void(absl::Status) &&>>(std::move(done));
+    stub_.UnaryCall(&call->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                    &call->request, &call->response, [call, on_done](grpc::Status status) {
+                      std::move(*on_done)(FromGrpcStatus(status));
+                    });
+  }
+
+ private:
+  mutable grpc::GenericStub stub_;
+};
+
 int Run() {
-  const Client client = Client::Connect(absl::GetFlag(FLAGS_target));
+  const std::string call_kind = absl::GetFlag(FLAGS_call);
+  if (call_kind != "create" && call_kind != "health") {
+    std::fprintf(stderr, "--call must be create or health\n");
+    return 2;
+  }
+  std::shared_ptr<grpc::Channel> channel = CreateGatewayChannel(absl::GetFlag(FLAGS_target));
+  const Client client(channel);
+  const HealthCaller health(channel);
   CallOptions options;
   options.deadline = absl::GetFlag(FLAGS_deadline);
   options.wait_for_ready = true;
@@ -113,6 +161,14 @@ int Run() {
     const int64_t index = next.fetch_add(1);
     const absl::Time started = absl::Now();
     outstanding.fetch_add(1);
+    if (call_kind == "health") {
+      health.Check(options, [&, started, on_done](absl::Status status) mutable {
+        recorder.Record(started, absl::Now() - started, status);
+        outstanding.fetch_sub(1);
+        on_done();
+      });
+      return;
+    }
     client.CreateVerifyJobAsync(
         RequestFor(index), options,
         [&, started, on_done](absl::StatusOr<v1::CreateVerifyJobResponse> result,
