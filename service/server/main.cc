@@ -200,36 +200,28 @@ void AddStateMetrics(Metrics& metrics, const OtaVerifyService& service,
         }
         return samples;
       });
-  metrics.AddSampler(
+  // One gauge per profile, read from its cache's stats.
+  auto per_profile = [&metrics, &caches](std::string name, std::string help,
+                                         double (*value)(const CredentialsCache::Stats&)) {
+    metrics.AddSampler(std::move(name), std::move(help), Kind::kGauge, [&caches, value] {
+      std::vector<Sample> samples;
+      for (const auto& cache : caches) {
+        samples.push_back({{{"profile", cache->profile()}}, value(cache->GetStats())});
+      }
+      return samples;
+    });
+  };
+  per_profile(
       "otaverify_credentials_consecutive_failures",
-      "Failed credential fetches in a row, by profile", Kind::kGauge, [&caches] {
-        std::vector<Sample> samples;
-        for (const auto& cache : caches) {
-          samples.push_back({{{"profile", cache->profile()}},
-                             static_cast<double>(cache->GetStats().consecutive_failures)});
-        }
-        return samples;
-      });
-  metrics.AddSampler("otaverify_credentials_waiters",
-                     "Calls waiting for the profile's credential fetch in flight", Kind::kGauge,
-                     [&caches] {
-                       std::vector<Sample> samples;
-                       for (const auto& cache : caches) {
-                         samples.push_back({{{"profile", cache->profile()}},
-                                            static_cast<double>(cache->GetStats().waiters)});
-                       }
-                       return samples;
-                     });
-  metrics.AddSampler(
+      "Failed credential fetches in a row, by profile",
+      [](const CredentialsCache::Stats& s) { return static_cast<double>(s.consecutive_failures); });
+  per_profile("otaverify_credentials_waiters",
+              "Calls waiting for the profile's credential fetch in flight",
+              [](const CredentialsCache::Stats& s) { return static_cast<double>(s.waiters); });
+  per_profile(
       "otaverify_credentials_last_fetch_seconds",
-      "How long the profile's last credential fetch took", Kind::kGauge, [&caches] {
-        std::vector<Sample> samples;
-        for (const auto& cache : caches) {
-          samples.push_back({{{"profile", cache->profile()}},
-                             absl::ToDoubleSeconds(cache->GetStats().last_fetch_latency)});
-        }
-        return samples;
-      });
+      "How long the profile's last credential fetch took",
+      [](const CredentialsCache::Stats& s) { return absl::ToDoubleSeconds(s.last_fetch_latency); });
 }
 
 // "Action=rate,..." → per-action calls per second, each divided by the replica count.

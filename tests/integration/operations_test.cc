@@ -139,6 +139,9 @@ TEST(Metrics, SeriesMoveWithRealCalls) {
   EXPECT_EQ(Value(after, absl::StrCat(R"(otaverify_upstream_circuit_breaker_open{endpoint=")",
                                       harness.emulator_url(), R"("})")),
             0);
+  EXPECT_EQ(Value(after, R"(otaverify_credentials_consecutive_failures{profile="default"})"), 0);
+  EXPECT_EQ(Value(after, R"(otaverify_credentials_waiters{profile="default"})"), 0);
+  EXPECT_GE(Value(after, R"(otaverify_credentials_last_fetch_seconds{profile="default"})"), 0);
   EXPECT_FALSE(absl::StrContains(after, kEmulatorSecret));
 }
 
