@@ -5,6 +5,9 @@
 // `--firmwares`), so a seed with that many unverified firmwares makes every create succeed.
 //
 // Example: otaverify-load --target 127.0.0.1:50051 --rate 200 --duration 10s
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -14,9 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -72,8 +72,8 @@ class Recorder {
     std::sort(latencies_.begin(), latencies_.end());
     auto percentile = [this](double p) {
       if (latencies_.empty()) return 0.0;
-      const size_t i = std::min(latencies_.size() - 1,
-                                static_cast<size_t>(p / 100.0 * latencies_.size()));
+      const size_t i =
+          std::min(latencies_.size() - 1, static_cast<size_t>(p / 100.0 * latencies_.size()));
       return absl::ToDoubleMilliseconds(latencies_[i]);
     };
     std::string codes;
@@ -99,10 +99,9 @@ v1::CreateVerifyJobRequest RequestFor(int64_t index) {
   v1::CreateVerifyJobRequest request;
   request.set_account(absl::GetFlag(FLAGS_account));
   request.set_product_key(absl::GetFlag(FLAGS_product_key));
-  request.set_firmware_id(
-      absl::StrCat(absl::GetFlag(FLAGS_firmware_prefix),
-                   absl::GetFlag(FLAGS_firmware_offset) +
-                       index % std::max(1, absl::GetFlag(FLAGS_firmwares))));
+  request.set_firmware_id(absl::StrCat(
+      absl::GetFlag(FLAGS_firmware_prefix),
+      absl::GetFlag(FLAGS_firmware_offset) + index % std::max(1, absl::GetFlag(FLAGS_firmwares))));
   request.add_target_device_names(absl::GetFlag(FLAGS_device));
   return request;
 }
@@ -113,8 +112,7 @@ class HealthCaller {
  public:
   explicit HealthCaller(std::shared_ptr<grpc::Channel> channel) : stub_(std::move(channel)) {}
 
-  void Check(const CallOptions& options,
-             absl::AnyInvocable<void(absl::Status) &&> done) const {
+  void Check(const CallOptions& options, absl::AnyInvocable<void(absl::Status) &&> done) const {
     struct Call {
       grpc::ClientContext context;
       grpc::ByteBuffer request;
@@ -130,7 +128,7 @@ class HealthCaller {
     auto on_done = std::make_shared<absl::AnyInvocable<void(absl::Status) &&>>(std::move(done));
     stub_.UnaryCall(&call->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
                     &call->request, &call->response, [call, on_done](grpc::Status status) {
-                      std::move(*on_done)(FromGrpcStatus(status));
+                      (std::move(*on_done))(FromGrpcStatus(status));
                     });
   }
 
