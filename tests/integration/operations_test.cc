@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -207,28 +208,35 @@ TEST(Shutdown, FiftyInFlightCallsFinishAfterReadinessFlipsAndNewOnesAreRefused) 
   ASSERT_TRUE(harness.StartEmulator({"--seed=" + Harness::WriteLoadSeed(60)}).ok());
   // Enough upstream connections for every call to be in flight at once.
   ASSERT_TRUE(harness
-                  .StartGateway({"--shutdown_delay=1s", "--shutdown_grace=15s",
+                  .StartGateway({"--shutdown_delay=1s", "--shutdown_grace=20s",
                                  "--upstream_max_connections=64"})
                   .ok());
   ASSERT_EQ(Readiness(harness.gateway_address()), grpc::health::v1::HealthCheckResponse::SERVING);
-  // Every create waits 5 s at the upstream.
-  ASSERT_TRUE(harness.ArmFault("delay", 50, 5000, "CreateOTAVerifyJob").ok());
+  // Every create waits 8 s at the upstream: long after the last of them has arrived, even on a
+  // busy machine.
+  ASSERT_TRUE(harness.ArmFault("delay", 50, 8000, "CreateOTAVerifyJob").ok());
 
   std::atomic<int> ok{0};
   std::vector<std::thread> callers;
   std::vector<absl::Status> failures(50);
+  auto join = absl::MakeCleanup([&callers] {
+    for (auto& caller : callers) {
+      if (caller.joinable()) caller.join();
+    }
+  });
   for (int i = 0; i < 50; ++i) {
     callers.emplace_back([&, i] {
-      const CallResult result = harness.Create(Harness::LoadRequest(i), absl::Seconds(30));
+      const CallResult result = harness.Create(Harness::LoadRequest(i), absl::Seconds(40));
       if (result.status.ok()) ++ok;
       failures[i] = result.status;
     });
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
   while (harness.Stat("requests_total") < 50 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   ASSERT_EQ(harness.Stat("requests_total"), 50) << "all 50 calls are upstream";
+  ASSERT_EQ(ok.load(), 0) << "none answered yet";
 
   const absl::Time signalled = absl::Now();
   kill(harness.gateway().pid(), SIGTERM);
@@ -236,23 +244,26 @@ TEST(Shutdown, FiftyInFlightCallsFinishAfterReadinessFlipsAndNewOnesAreRefused) 
   // Readiness turns first, while the calls are still in flight...
   EXPECT_EQ(Readiness(harness.gateway_address()),
             grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(ok.load(), 0);
+  EXPECT_LT(ok.load(), 50);
   // ...then new calls are refused once the delay is over.
   absl::SleepFor(signalled + absl::Milliseconds(1300) - absl::Now());
   const CallResult refused = harness.Create(Harness::LoadRequest(55), absl::Seconds(2));
   EXPECT_EQ(refused.status.code(), absl::StatusCode::kUnavailable) << refused.status;
-  EXPECT_EQ(ok.load(), 0) << "the in-flight calls are still draining";
+  const int answered_when_refused = ok.load();
+  EXPECT_LT(answered_when_refused, 50) << "the in-flight calls are still draining";
 
   for (auto& caller : callers) caller.join();
   EXPECT_EQ(ok.load(), 50);
   for (const absl::Status& failure : failures) EXPECT_TRUE(failure.ok()) << failure;
-  absl::StatusOr<int> exit_status = harness.gateway().Wait(absl::Seconds(20));
+  absl::StatusOr<int> exit_status = harness.gateway().Wait(absl::Seconds(25));
   ASSERT_TRUE(exit_status.ok()) << exit_status.status();
   EXPECT_EQ(*exit_status, 0);
   const absl::Duration took = absl::Now() - signalled;
-  std::cout << "50 in-flight calls drained; exit 0 " << absl::ToDoubleMilliseconds(took)
-            << " ms after SIGTERM (grace 15 s)" << std::endl;
-  EXPECT_LT(took, absl::Seconds(15));
+  std::cout << "SIGTERM with 50 calls in flight: readiness NOT_SERVING at once, a new call "
+            << "refused after the delay (" << answered_when_refused
+            << " of the 50 answered by then), all 50 OK, exit 0 "
+            << absl::ToDoubleMilliseconds(took) << " ms after SIGTERM (grace 20 s)" << std::endl;
+  EXPECT_LT(took, absl::Seconds(20));
 }
 
 TEST(ChannelFactory, RoundRobinsOverReplicasAndRetriesWhenOneGoes) {
