@@ -243,9 +243,13 @@ TEST(Workflow, FiftyWatchersOfOneJobCostTheUpstreamWhatOneCosts) {
   const auto [one_tasks, one_jobs] = report(one_world, 1);
   const auto [fifty_tasks, fifty_jobs] = report(fifty_world, 50);
   ASSERT_GT(one_tasks, 0);
-  // The same polls, give or take the one the end of the window cuts off.
-  EXPECT_LE(std::abs(fifty_tasks - one_tasks), 1);
-  EXPECT_LE(std::abs(fifty_jobs - one_jobs), 1);
+  // The same polls, give or take the one the end of the window cuts off (or a few more when
+  // a busy machine delays one world's polls more than the other's): 50 watchers polling on
+  // their own would have made 50 times as many.
+  const double tolerance_tasks = std::max(1.0, 0.15 * one_tasks);
+  const double tolerance_jobs = std::max(1.0, 0.15 * one_jobs);
+  EXPECT_LE(std::abs(fifty_tasks - one_tasks), tolerance_tasks);
+  EXPECT_LE(std::abs(fifty_jobs - one_jobs), tolerance_jobs);
 }
 
 // --- Must show 3: cancel. ---
