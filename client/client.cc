@@ -6,6 +6,7 @@
 #include <grpcpp/support/sync_stream.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -84,10 +85,12 @@ std::shared_ptr<grpc::Channel> CreateGatewayChannel(absl::string_view target,
                                                     const ChannelOptions& options) {
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(GatewayServiceConfig(options));
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  auto millis = [](absl::Duration d) {
+    return static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, std::numeric_limits<int>::max()));
+  };
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, millis(options.keepalive_time));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, millis(options.keepalive_timeout));
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.max_attempts > 1 ? 1 : 0);
   return grpc::CreateCustomChannel(std::string(target), grpc::InsecureChannelCredentials(), args);
 }
@@ -178,16 +181,21 @@ absl::Status Client::WatchVerifyJob(const v1::WatchVerifyJobRequest& request,
   const absl::Time deadline = options.deadline == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + options.deadline;
+  // `resumes` counts attempts in a row that ended with no message: a watch that keeps
+  // delivering may move between replicas for as long as its deadline allows.
+  bool resuming = false;
   for (int resumes = 0;; ++resumes) {
     grpc::ClientContext context;
     if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
     // While resuming, wait for a replica to be reachable rather than failing at once.
-    context.set_wait_for_ready(options.wait_for_ready || resumes > 0);
+    context.set_wait_for_ready(options.wait_for_ready || resuming);
     std::unique_ptr<grpc::ClientReader<v1::WatchVerifyJobResponse>> reader =
         stub_->WatchVerifyJob(&context, request);
     v1::WatchVerifyJobResponse event;
     bool stopped = false;
+    bool delivered = false;
     while (reader->Read(&event)) {
+      delivered = true;
       if (!on_event(event)) {
         stopped = true;
         context.TryCancel();
@@ -203,7 +211,14 @@ absl::Status Client::WatchVerifyJob(const v1::WatchVerifyJobRequest& request,
     // the caller asked for the end it got.
     if (stopped) return absl::OkStatus();
     absl::Status ended = FromGrpcStatus(status);
-    if (!ReplicaLeft(ended) || resumes >= kMaxResumes || absl::Now() >= deadline) return ended;
+    if (delivered) resumes = 0;
+    // Only a watch that was under way moves on: a target that never answered (wrong address,
+    // nothing listening) fails at once, as every other call does.
+    const bool under_way = delivered || resuming;
+    if (!under_way || !ReplicaLeft(ended) || resumes >= kMaxResumes || absl::Now() >= deadline) {
+      return ended;
+    }
+    resuming = true;
     absl::SleepFor(std::min(absl::Milliseconds(100) * resumes, deadline - absl::Now()));
   }
 }

@@ -58,7 +58,7 @@ struct CallMetadata {
 // How a client channel reaches the gateway replicas.
 struct ChannelOptions {
   // Client-side round robin over every address the target resolves to: with
-  // "dns:///otaverify-headless.<namespace>.svc.cluster.local:50051" (the headless Service),
+  // "dns:///otaverify-gateway-headless.<namespace>.svc.cluster.local:50051" (the headless Service),
   // one address per ready replica, re-resolved when connections drop or age out.
   bool round_robin = true;
   // HTTP/2 keepalive pings while calls are open (watch streams), so a dead replica or a
@@ -85,7 +85,7 @@ class Client {
   explicit Client(std::shared_ptr<grpc::Channel> channel);
 
   // A client over CreateGatewayChannel(target) ("host:port" or any gRPC target URI, e.g.
-  // "dns:///otaverify-headless.ns.svc.cluster.local:50051").
+  // "dns:///otaverify-gateway-headless.ns.svc.cluster.local:50051").
   // Connecting is lazy: an unreachable target shows up as UNAVAILABLE on the first call.
   // TODO(tls): take channel credentials once the gateway serves TLS.
   static Client Connect(absl::string_view target);
@@ -133,7 +133,8 @@ class Client {
   // the caller chose to end it. `upstream_error` messages are delivered like any other; they do
   // not end the stream. A replica that shuts down (UNAVAILABLE GATEWAY_SHUTTING_DOWN) does not
   // end the watch either: it is opened again (through another replica, with a channel from
-  // CreateGatewayChannel), up to 10 times within the deadline, and its first message repeats
+  // CreateGatewayChannel) within the deadline, up to 10 times in a row without a message from
+  // a replica, and its first message repeats
   // the job as it is then. `on_event` must not call back into this call.
   absl::Status WatchVerifyJob(const v1::WatchVerifyJobRequest& request, const CallOptions& options,
                               WatchVerifyJobHandler on_event,

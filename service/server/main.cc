@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <limits>
@@ -117,7 +118,8 @@ int Fail(absl::string_view message) {
 
 // A duration as a gRPC channel argument (milliseconds in an int).
 int ClampedMillis(absl::Duration d) {
-  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+  return static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
 }
 
 // The series read at scrape time from the components that own the state.
@@ -337,6 +339,17 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   service_options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   if (service_options.max_watch_streams < 1) {
     return Fail("--max_watch_streams must be at least 1");
+  }
+  if (absl::GetFlag(FLAGS_max_connection_age) <= absl::ZeroDuration()) {
+    return Fail("--max_connection_age must be above 0");
+  }
+  for (const auto& [name, value] :
+       {std::pair<const char*, absl::Duration>{"shutdown_delay",
+                                               absl::GetFlag(FLAGS_shutdown_delay)},
+        {"shutdown_grace", absl::GetFlag(FLAGS_shutdown_grace)},
+        {"max_connection_age_grace", absl::GetFlag(FLAGS_max_connection_age_grace)}}) {
+    if (value < absl::ZeroDuration())
+      return Fail(absl::StrCat("--", name, " must not be negative"));
   }
   service_options.watch.poll_interval = absl::GetFlag(FLAGS_watch_poll_interval);
   if (service_options.watch.poll_interval < absl::Milliseconds(100)) {

@@ -19,6 +19,28 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *buckets;
 }
 
+// An HTTP status as a label value: the statuses the gateway treats differently keep their
+// number, any other is counted by class ("2xx", "4xx", "5xx", "other"), so a peer cannot
+// create series at will.
+std::string StatusLabel(int status) {
+  switch (status) {
+    case 0:
+    case 200:
+    case 400:
+    case 403:
+    case 404:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      return absl::StrCat(status);
+    default:
+      if (status >= 200 && status < 600) return absl::StrCat(status / 100, "xx");
+      return "other";
+  }
+}
+
 // A watch lasts as long as its job: its duration says nothing about the gateway's latency.
 constexpr absl::string_view kStreamingMethod = "WatchVerifyJob";
 
@@ -36,13 +58,19 @@ class Metrics::Samplers : public prometheus::Collectable {
 
   void Add(Sampler sampler) {
     absl::MutexLock lock(&mu_);
-    samplers_.push_back(std::move(sampler));
+    samplers_.push_back(std::make_shared<const Sampler>(std::move(sampler)));
   }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<std::shared_ptr<const Sampler>> samplers;
+    {
+      absl::MutexLock lock(&mu_);
+      samplers = samplers_;
+    }
+    // The samplers take their components' locks: never under this one.
     std::vector<prometheus::MetricFamily> families;
-    absl::MutexLock lock(&mu_);
-    for (const Sampler& sampler : samplers_) {
+    for (const auto& sampler_ptr : samplers) {
+      const Sampler& sampler = *sampler_ptr;
       prometheus::MetricFamily family;
       family.name = sampler.name;
       family.help = sampler.help;
@@ -65,7 +93,7 @@ class Metrics::Samplers : public prometheus::Collectable {
 
  private:
   mutable absl::Mutex mu_;
-  std::vector<Sampler> samplers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const Sampler>> samplers_ ABSL_GUARDED_BY(mu_);
 };
 
 Metrics::Metrics()
@@ -118,6 +146,7 @@ Metrics::Metrics()
 Metrics::~Metrics() = default;
 
 absl::StatusOr<std::string> Metrics::Serve(const std::string& address) {
+  // prometheus-cpp reports a port it cannot bind by throwing; nothing else here throws.
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
   } catch (const std::exception& e) {
@@ -136,7 +165,20 @@ void Metrics::Stop() { exposer_.reset(); }
 std::string Metrics::CodeLabel(absl::string_view code) {
   constexpr size_t kMaxCodes = 100;
   constexpr size_t kMaxCodeLength = 64;
+  // The codes alerts are written on keep their own label whatever came before them.
+  static constexpr absl::string_view kKnown[] = {"Throttling",
+                                                 "Throttling.User",
+                                                 "Throttling.Api",
+                                                 "Rejected.Throttling",
+                                                 "ServiceUnavailable",
+                                                 "InternalError",
+                                                 "SignatureDoesNotMatch",
+                                                 "InvalidAccessKeyId.NotFound",
+                                                 "iot.system.SystemException"};
   if (code.empty()) return "";
+  for (absl::string_view known : kKnown) {
+    if (known == code) return std::string(known);
+  }
   absl::MutexLock lock(&codes_mu_);
   for (const std::string& known : codes_) {
     if (known == code) return known;
@@ -170,7 +212,7 @@ void Metrics::OnAttempt(absl::string_view action, int http_status, absl::string_
   const std::string action_label(action);
   upstream_requests_
       .Add({{"action", action_label},
-            {"http_status", absl::StrCat(http_status)},
+            {"http_status", StatusLabel(http_status)},
             {"upstream_code", CodeLabel(upstream_code)}})
       .Increment();
   upstream_seconds_.Add({{"action", action_label}}, LatencyBuckets())

@@ -356,6 +356,19 @@ TEST(ChannelFactory, AWatchMovesToAnotherReplicaWhenItsReplicaShutsDown) {
       << "the watch finished on the second replica";
 }
 
+TEST(ChannelFactory, AWatchOfAnUnreachableTargetFailsAtOnce) {
+  Client client(CreateGatewayChannel("127.0.0.1:1"));  // nothing listens there
+  v1::WatchVerifyJobRequest request;
+  request.set_job_id("job");
+  CallOptions options;
+  options.deadline = absl::Seconds(30);
+  const absl::Time start = absl::Now();
+  const absl::Status status =
+      client.WatchVerifyJob(request, options, [](const auto&) { return true; });
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "not held until the deadline";
+}
+
 TEST(ChannelFactory, ServiceConfigRetriesOnlyIdempotentMethods) {
   const std::string config = GatewayServiceConfig({});
   google::protobuf::Struct parsed;
