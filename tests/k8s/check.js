@@ -23,7 +23,7 @@
 // readOnlyRootFilesystem, allowPrivilegeEscalation false, capabilities drop ALL, not privileged.
 // Set rules, per Deployment: a NetworkPolicy (Ingress and Egress) and a PodDisruptionBudget
 // selecting its pods, a headless Service and a ServiceMonitor reaching them; spec.replicas ==
-// --replicas == the minReplicas of an HPA scaling it; --config names a file of a mounted
+// --replicas, or, when an HPA scales it, no spec.replicas and --replicas == its minReplicas; --config names a file of a mounted
 // ConfigMap whose JSON keys are gateway flags; terminationGracePeriodSeconds > preStop sleep +
 // --shutdown_grace.
 //
@@ -314,20 +314,31 @@ function setProblems(objects, flags) {
     }));
     if (!scraped) problems.push(`${who}: no ServiceMonitor scrapes a Service of its pods`);
 
-    // Account quotas are split by --replicas: it must equal the number of pods.
-    const replicas = spec.replicas === undefined ? 1 : spec.replicas;
+    // Account quotas are split by --replicas: it must equal the number of pods. When an HPA
+    // scales the Deployment, the HPA owns the count (spec.replicas would reset it on every
+    // apply) and --replicas must equal its minReplicas.
     const flagReplicas = flagValue(args, 'replicas');
-    if (flagReplicas === undefined) {
-      problems.push(`${who}: no --replicas flag (each of its ${replicas} pods would take the whole account quota)`);
-    } else if (Number(flagReplicas) !== replicas) {
-      problems.push(`${who}: spec.replicas is ${replicas} but --replicas=${flagReplicas}; they must be equal (the quota is split by --replicas)`);
-    }
-    for (const hpa of of('HorizontalPodAutoscaler')) {
+    const scalers = of('HorizontalPodAutoscaler').filter((hpa) => {
       const ref = (hpa.spec || {}).scaleTargetRef || {};
-      if (ref.kind !== 'Deployment' || ref.name !== d.metadata.name) continue;
+      return ref.kind === 'Deployment' && ref.name === d.metadata.name;
+    });
+    if (scalers.length === 0) {
+      const replicas = spec.replicas === undefined ? 1 : spec.replicas;
+      if (flagReplicas === undefined) {
+        problems.push(`${who}: no --replicas flag (each of its ${replicas} pods would take the whole account quota)`);
+      } else if (Number(flagReplicas) !== replicas) {
+        problems.push(`${who}: spec.replicas is ${replicas} but --replicas=${flagReplicas}; they must be equal (the quota is split by --replicas)`);
+      }
+    }
+    for (const hpa of scalers) {
       const min = hpa.spec.minReplicas === undefined ? 1 : hpa.spec.minReplicas;
-      if (min !== replicas) {
-        problems.push(`${describe(hpa)}: minReplicas ${min} differs from ${who} spec.replicas ${replicas} and --replicas`);
+      if (spec.replicas !== undefined) {
+        problems.push(`${who}: sets spec.replicas ${spec.replicas} while ${describe(hpa)} scales it (every apply would reset the scale)`);
+      }
+      if (flagReplicas === undefined) {
+        problems.push(`${who}: no --replicas flag (each of its pods would take the whole account quota)`);
+      } else if (Number(flagReplicas) !== min) {
+        problems.push(`${describe(hpa)}: minReplicas ${min} differs from ${who} --replicas=${flagReplicas}`);
       }
     }
 
