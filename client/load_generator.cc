@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "client/load_recorder.h"
 #include "google/rpc/error_details.pb.h"
 #include "service/common/json.h"
 #include "service/status/rich_status.h"
@@ -50,50 +51,6 @@ ABSL_FLAG(int, firmware_offset, 0, "index of the first firmware (separate ranges
 
 namespace otaverify {
 namespace {
-
-class Recorder {
- public:
-  explicit Recorder(absl::Time measure_from) : measure_from_(measure_from) {}
-
-  void Record(absl::Time started, absl::Duration latency, const absl::Status& status) {
-    answered_.fetch_add(1, std::memory_order_relaxed);
-    if (started < measure_from_) return;
-    std::string outcome = StatusCodeName(status.code());
-    if (auto info = GetDetail<google::rpc::ErrorInfo>(status)) {
-      absl::StrAppend(&outcome, " ", info->reason());
-    }
-    absl::MutexLock lock(&mu_);
-    latencies_.push_back(latency);
-    ++outcomes_[outcome];
-  }
-
-  std::string Json(absl::Duration measured) {
-    absl::MutexLock lock(&mu_);
-    std::sort(latencies_.begin(), latencies_.end());
-    auto percentile = [this](double p) {
-      if (latencies_.empty()) return 0.0;
-      const size_t i =
-          std::min(latencies_.size() - 1, static_cast<size_t>(p / 100.0 * latencies_.size()));
-      return absl::ToDoubleMilliseconds(latencies_[i]);
-    };
-    std::string codes;
-    for (const auto& [outcome, n] : outcomes_) {
-      absl::StrAppend(&codes, codes.empty() ? "" : ",", JsonQuote(outcome), ":", n);
-    }
-    return absl::StrFormat(
-        R"({"calls":%d,"calls_total":%d,"seconds":%.3f,"calls_per_second":%.1f,"latency_ms":{"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99.9":%.3f},"outcomes":{%s}})",
-        latencies_.size(), answered_.load(), absl::ToDoubleSeconds(measured),
-        latencies_.size() / std::max(1e-9, absl::ToDoubleSeconds(measured)), percentile(50),
-        percentile(90), percentile(99), percentile(99.9), codes);
-  }
-
- private:
-  const absl::Time measure_from_;
-  std::atomic<int64_t> answered_{0};
-  absl::Mutex mu_;
-  std::vector<absl::Duration> latencies_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> outcomes_ ABSL_GUARDED_BY(mu_);
-};
 
 v1::CreateVerifyJobRequest RequestFor(int64_t index) {
   v1::CreateVerifyJobRequest request;
@@ -151,7 +108,7 @@ int Run() {
   const absl::Time start = absl::Now();
   const absl::Time measure_from = start + absl::GetFlag(FLAGS_warmup);
   const absl::Time end = measure_from + absl::GetFlag(FLAGS_duration);
-  Recorder recorder(measure_from);
+  LoadRecorder recorder(measure_from);
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> outstanding{0};
 
@@ -195,7 +152,9 @@ int Run() {
   // Bounded wait for the last answers (deadlines end them).
   const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_deadline) + absl::Seconds(5);
   while (outstanding.load() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
-  std::printf("%s\n", recorder.Json(std::min(end, absl::Now()) - measure_from).c_str());
+  std::printf("%s\n", absl::StrCat(
+                          "{", recorder.JsonMembers(std::min(end, absl::Now()) - measure_from), "}")
+                          .c_str());
   return outstanding.load() == 0 ? 0 : 1;
 }
 

@@ -54,11 +54,6 @@ void SetTime(absl::string_view text, google::protobuf::Timestamp* out) {
   if (ParseUpstreamTime(text, &parsed)) *out = parsed;
 }
 
-bool TaskFinished(v1::TaskState state) {
-  return state == v1::TASK_STATE_SUCCEEDED || state == v1::TASK_STATE_FAILED ||
-         state == v1::TASK_STATE_CANCELED;
-}
-
 template <typename Answer>
 PageInfo Page(const Answer& answer, int items) {
   PageInfo info;
@@ -293,11 +288,16 @@ absl::StatusOr<PageInfo> ParseTaskPage(absl::string_view body, v1::VerifyJob* jo
   return Page(answer, answer.data().simple_ota_task_info_size());
 }
 
+bool TaskEnded(v1::TaskState state) {
+  return state == v1::TASK_STATE_SUCCEEDED || state == v1::TASK_STATE_FAILED ||
+         state == v1::TASK_STATE_CANCELED;
+}
+
 bool VerifyJobFinished(const v1::VerifyJob& job) {
   if (job.state() == v1::VERIFY_JOB_STATE_CANCELED) return true;
   if (job.state() != v1::VERIFY_JOB_STATE_COMPLETED) return false;
   return std::all_of(job.tasks().begin(), job.tasks().end(), [](const v1::DeviceTask& task) {
-    return TaskFinished(task.state()) || task.state() == v1::TASK_STATE_UNSPECIFIED;
+    return TaskEnded(task.state()) || task.state() == v1::TASK_STATE_UNSPECIFIED;
   });
 }
 

@@ -98,6 +98,8 @@ absl::StatusOr<v1::FirmwareVerification> ParseFirmwareVerification(absl::string_
 absl::StatusOr<v1::VerifyJob> ParseVerifyJob(absl::string_view body);
 // Appends the page's tasks to `job`.
 absl::StatusOr<PageInfo> ParseTaskPage(absl::string_view body, v1::VerifyJob* job);
+// SUCCEEDED, FAILED or CANCELED: the task will not change any more.
+bool TaskEnded(v1::TaskState state);
 // CANCELED, or COMPLETED with every task SUCCEEDED, FAILED or CANCELED. A task whose state the
 // gateway does not know counts as ended once the job is COMPLETED: nothing could be waited for.
 bool VerifyJobFinished(const v1::VerifyJob& job);

@@ -9,6 +9,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "service/aliyun/error_mapping.h"
+#include "service/aliyun/verify_workflow.h"
 #include "service/common/log.h"
 #include "service/server/upstream_reads.h"
 #include "service/status/rich_status.h"
@@ -35,14 +36,9 @@ bool PollingCannotCure(absl::StatusCode code) {
 // Once every task ended the job itself is about to end: read it each poll. No tasks yet (a job
 // still being planned) is not "ended".
 bool AllTasksEnded(const v1::VerifyJob& job) {
-  if (job.tasks().empty()) return false;
-  for (const v1::DeviceTask& task : job.tasks()) {
-    if (task.state() != v1::TASK_STATE_SUCCEEDED && task.state() != v1::TASK_STATE_FAILED &&
-        task.state() != v1::TASK_STATE_CANCELED) {
-      return false;
-    }
-  }
-  return true;
+  return !job.tasks().empty() &&
+         std::all_of(job.tasks().begin(), job.tasks().end(),
+                     [](const v1::DeviceTask& task) { return TaskEnded(task.state()); });
 }
 
 bool SameTasks(const v1::VerifyJob& a, const v1::VerifyJob& b) {

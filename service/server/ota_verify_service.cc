@@ -25,6 +25,17 @@ constexpr char kDefaultAccount[] = "default";
 // upstream's clock and ours may disagree a little.
 constexpr absl::Duration kReconcileClockSkew = absl::Seconds(10);
 
+// A call turned away because the gateway holds `what` already (a bounded queue, never an
+// unbounded one): UNAVAILABLE GATEWAY_OVERLOADED, to be tried again shortly.
+absl::Status Overloaded(absl::string_view what, absl::string_view action) {
+  absl::Status overloaded =
+      GatewayError(absl::StatusCode::kUnavailable,
+                   absl::StrCat("the gateway has ", what, " already; try again shortly"),
+                   "GATEWAY_OVERLOADED", action);
+  AddRetryInfo(overloaded, absl::Seconds(1));
+  return overloaded;
+}
+
 std::string Millis(absl::Duration d) {
   return absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(d));
 }
@@ -423,13 +434,8 @@ const Profile* OtaVerifyService::Begin(Reactor* reactor, CallState& state,
     return nullptr;
   }
   if (!reactor->Admit()) {
-    absl::Status overloaded =
-        GatewayError(absl::StatusCode::kUnavailable,
-                     absl::StrCat("the gateway has ", options_.max_in_flight,
-                                  " calls waiting on the upstream; try again shortly"),
-                     "GATEWAY_OVERLOADED", action);
-    AddRetryInfo(overloaded, absl::Seconds(1));
-    state.TryFinish(overloaded);
+    state.TryFinish(
+        Overloaded(absl::StrCat(options_.max_in_flight, " calls waiting on the upstream"), action));
     return nullptr;
   }
   return *profile;
@@ -606,13 +612,8 @@ grpc::ServerWriteReactor<v1::WatchVerifyJobResponse>* OtaVerifyService::WatchVer
     return reactor;
   }
   if (!reactor->Admit()) {
-    absl::Status overloaded =
-        GatewayError(absl::StatusCode::kUnavailable,
-                     absl::StrCat("the gateway follows ", options_.max_watch_streams,
-                                  " watch streams already; try again shortly"),
-                     "GATEWAY_OVERLOADED", kQueryOTAJob);
-    AddRetryInfo(overloaded, absl::Seconds(1));
-    stream->OnEnd(overloaded);
+    stream->OnEnd(
+        Overloaded(absl::StrCat(options_.max_watch_streams, " watch streams open"), kQueryOTAJob));
     return reactor;
   }
   const std::string& instance =

@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/load_recorder.h"
 #include "google/rpc/error_details.pb.h"
 #include "service/aliyun/create_verify_job.h"
 #include "service/aliyun/error_mapping.h"
@@ -105,59 +106,11 @@ std::string EnvOr(const char* name, const char* fallback) {
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
-// Latencies of measured calls and outcome counts; shared by the callbacks.
-class Recorder {
- public:
-  explicit Recorder(absl::Time measure_from) : measure_from_(measure_from) {}
-
-  void Record(absl::Time started, absl::Duration latency, const absl::Status& status) {
-    answered_.fetch_add(1, std::memory_order_relaxed);
-    if (started < measure_from_) return;
-    std::string outcome = StatusCodeName(status.code());
-    if (auto info = GetDetail<google::rpc::ErrorInfo>(status)) {
-      absl::StrAppend(&outcome, " ", info->reason());
-    }
-    absl::MutexLock lock(&mu_);
-    latencies_.push_back(latency);
-    ++outcomes_[outcome];
-  }
-
-  int64_t answered() const { return answered_.load(); }
-
-  // The measured figures as JSON members (no braces).
-  std::string JsonMembers(absl::Duration measured) {
-    absl::MutexLock lock(&mu_);
-    std::sort(latencies_.begin(), latencies_.end());
-    auto percentile = [this](double p) {
-      if (latencies_.empty()) return 0.0;
-      const size_t i =
-          std::min(latencies_.size() - 1, static_cast<size_t>(p / 100.0 * latencies_.size()));
-      return absl::ToDoubleMilliseconds(latencies_[i]);
-    };
-    std::string codes;
-    for (const auto& [outcome, n] : outcomes_) {
-      absl::StrAppend(&codes, codes.empty() ? "" : ",", JsonQuote(outcome), ":", n);
-    }
-    return absl::StrFormat(
-        R"("calls":%d,"calls_total":%d,"seconds":%.3f,"calls_per_second":%.1f,"latency_ms":{"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99.9":%.3f},"outcomes":{%s})",
-        latencies_.size(), answered_.load(), absl::ToDoubleSeconds(measured),
-        latencies_.size() / std::max(1e-9, absl::ToDoubleSeconds(measured)), percentile(50),
-        percentile(90), percentile(99), percentile(99.9), codes);
-  }
-
- private:
-  const absl::Time measure_from_;
-  std::atomic<int64_t> answered_{0};
-  absl::Mutex mu_;
-  std::vector<absl::Duration> latencies_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> outcomes_ ABSL_GUARDED_BY(mu_);
-};
-
 // The closed loop: `concurrency` chains of calls, each call's answer starting the next until
 // `end`. REQUIRES: the transport is destroyed (its loop thread stopped) before the Loop.
 class Loop {
  public:
-  Loop(HttpTransport* transport, Recorder* recorder, Credentials credentials, Endpoint endpoint,
+  Loop(HttpTransport* transport, LoadRecorder* recorder, Credentials credentials, Endpoint endpoint,
        SignatureVersion version, absl::Time end)
       : transport_(transport),
         recorder_(recorder),
@@ -202,7 +155,7 @@ class Loop {
   }
 
   HttpTransport* const transport_;
-  Recorder* const recorder_;
+  LoadRecorder* const recorder_;
   const Credentials credentials_;
   const Endpoint endpoint_;
   const SignatureVersion version_;
@@ -230,7 +183,7 @@ int Run() {
   const absl::Time start = absl::Now();
   const absl::Time measure_from = start + absl::GetFlag(FLAGS_warmup);
   const absl::Time end = measure_from + absl::GetFlag(FLAGS_duration);
-  Recorder recorder(measure_from);
+  LoadRecorder recorder(measure_from);
   absl::StatusOr<std::unique_ptr<CurlTransport>> transport = CurlTransport::Create(options);
   if (!transport.ok()) {
     std::fprintf(stderr, "%s\n", std::string(transport.status().message()).c_str());

@@ -1,0 +1,45 @@
+#include "client/load_recorder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/common/json.h"
+#include "service/status/rich_status.h"
+
+namespace otaverify {
+
+void LoadRecorder::Record(absl::Time started, absl::Duration latency, const absl::Status& status) {
+  answered_.fetch_add(1, std::memory_order_relaxed);
+  if (started < measure_from_) return;
+  std::string outcome = StatusCodeName(status.code());
+  if (auto info = GetDetail<google::rpc::ErrorInfo>(status)) {
+    absl::StrAppend(&outcome, " ", info->reason());
+  }
+  absl::MutexLock lock(&mu_);
+  latencies_.push_back(latency);
+  ++outcomes_[outcome];
+}
+
+std::string LoadRecorder::JsonMembers(absl::Duration measured) {
+  absl::MutexLock lock(&mu_);
+  std::sort(latencies_.begin(), latencies_.end());
+  auto percentile = [this](double p) {
+    if (latencies_.empty()) return 0.0;
+    const size_t i =
+        std::min(latencies_.size() - 1, static_cast<size_t>(p / 100.0 * latencies_.size()));
+    return absl::ToDoubleMilliseconds(latencies_[i]);
+  };
+  std::string codes;
+  for (const auto& [outcome, n] : outcomes_) {
+    absl::StrAppend(&codes, codes.empty() ? "" : ",", JsonQuote(outcome), ":", n);
+  }
+  return absl::StrFormat(
+      R"("calls":%d,"calls_total":%d,"seconds":%.3f,"calls_per_second":%.1f,"latency_ms":{"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99.9":%.3f},"outcomes":{%s})",
+      latencies_.size(), answered_.load(), absl::ToDoubleSeconds(measured),
+      latencies_.size() / std::max(1e-9, absl::ToDoubleSeconds(measured)), percentile(50),
+      percentile(90), percentile(99), percentile(99.9), codes);
+}
+
+}  // namespace otaverify
