@@ -185,6 +185,11 @@ class OtaVerifyService::Reactor : public grpc::ServerUnaryReactor {
     delete this;
   }
 
+  // Both reactions only take short locks and never wait, so gRPC may run them on the thread
+  // that completed the call. Otherwise every call's OnDone is handed to gRPC's executor: one
+  // more thread wake-up per call, measured at about a tenth of the gateway's CPU under load.
+  bool InternalInlineable() override { return true; }
+
  private:
   OtaVerifyService* const service_;
   std::shared_ptr<CallState> state_;

@@ -168,15 +168,18 @@ class CurlTransport::Impl {
     transfer->done = std::move(done);
     const TransferId id = next_id_.fetch_add(1, std::memory_order_relaxed);
     transfer->id = id;
+    bool wake = false;
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
         queue_.push_back(std::move(transfer));
         transfer = nullptr;
-        // Under the lock: once stopping_ is set the multi handle may be gone.
-        curl_multi_wakeup(multi_);
+        wake = TakeWakeLocked();
       }
     }
+    // After unlocking: the loop's first step is to take the lock, so a wake-up sent under it
+    // would put the loop straight back to sleep on the mutex.
+    if (wake) curl_multi_wakeup(multi_);
     if (transfer != nullptr) {
       std::move(transfer->done)(NotSent(absl::CancelledError("transport is shutting down")));
     }
@@ -185,6 +188,7 @@ class CurlTransport::Impl {
 
   void Cancel(TransferId id) {
     std::unique_ptr<Transfer> not_started;
+    bool wake = false;
     {
       absl::MutexLock lock(&mu_);
       auto queued = std::find_if(queue_.begin(), queue_.end(),
@@ -194,9 +198,10 @@ class CurlTransport::Impl {
         queue_.erase(queued);
       } else if (!stopping_) {
         cancels_.push_back(id);
-        curl_multi_wakeup(multi_);
+        wake = TakeWakeLocked();
       }
     }
+    if (wake) curl_multi_wakeup(multi_);
     if (not_started != nullptr) {
       cancelled_.fetch_add(1, std::memory_order_relaxed);
       std::move(not_started->done)(NotSent(absl::CancelledError("cancelled before it was sent")));
@@ -213,6 +218,15 @@ class CurlTransport::Impl {
   }
 
  private:
+  // Whether the caller must wake the loop: not if an earlier caller's wake-up has not been
+  // taken yet, since the loop will then pick up this one's work too. Under load most calls
+  // find a wake-up pending and skip the syscall.
+  bool TakeWakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (wake_pending_) return false;
+    wake_pending_ = true;
+    return true;
+  }
+
   void Loop() {
     while (true) {
       std::vector<std::unique_ptr<Transfer>> incoming;
@@ -222,6 +236,7 @@ class CurlTransport::Impl {
         if (stopping_) break;
         incoming.swap(queue_);
         cancels.swap(cancels_);
+        wake_pending_ = false;
       }
       for (auto& t : incoming) {
         absl::Status started = StartTransfer(*t);
@@ -386,6 +401,7 @@ class CurlTransport::Impl {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
   std::vector<TransferId> cancels_ ABSL_GUARDED_BY(mu_);
+  bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(const Options& options) {

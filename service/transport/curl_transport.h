@@ -9,7 +9,8 @@
 // verification are always on. Callbacks run on the loop thread and must not block.
 //
 // Thread-safe. Destroying the transport stops the loop and fails every unfinished transfer
-// with CANCELLED before returning.
+// with CANCELLED before returning; other threads must have stopped calling Send and Cancel by
+// then (the transport's own callbacks may still call them: they get CANCELLED at once).
 #ifndef OTAVERIFY_SERVICE_TRANSPORT_CURL_TRANSPORT_H_
 #define OTAVERIFY_SERVICE_TRANSPORT_CURL_TRANSPORT_H_
 
