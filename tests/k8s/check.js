@@ -25,7 +25,7 @@
 // selecting its pods, a headless Service and a ServiceMonitor reaching them; spec.replicas ==
 // --replicas, or, when an HPA scales it, no spec.replicas and --replicas == its minReplicas; --config names a file of a mounted
 // ConfigMap whose JSON keys are gateway flags; terminationGracePeriodSeconds > preStop sleep +
-// --shutdown_grace.
+// the 1 s watch drain + --shutdown_delay + --shutdown_grace.
 //
 // Exits 0 when everything passes, 1 listing every problem otherwise, 2 on usage errors.
 'use strict';
@@ -211,7 +211,8 @@ function objectProblems(object) {
 // ---------------------------------------------------------------------------------------------
 // Set rules
 
-// What the gateway binary says about its flags: names and the default of --shutdown_grace.
+// What the gateway binary says about its flags: names and the defaults of --shutdown_grace and
+// --shutdown_delay.
 function gatewayFlags(binary) {
   if (!binary) return null;
   const result = childProcess.spawnSync(binary, ['--helpfull'], { encoding: 'utf8' });
@@ -219,9 +220,16 @@ function gatewayFlags(binary) {
   const names = new Set();
   for (const m of text.matchAll(/^\s+--([a-z0-9_]+) \(/gm)) names.add(m[1]);
   if (names.size === 0) throw new Error(`${binary} --helpfull listed no flags`);
-  const grace = text.match(/--shutdown_grace \([^)]*\);\s+default: ([^;]+);/);
-  return { names, shutdownGrace: grace ? grace[1].trim() : null };
+  const defaultOf = (name) => {
+    const m = text.match(new RegExp(`--${name} \\((?:[^()]|\\([^()]*\\))*\\);\\s+default: ([^;]+);`));
+    return m ? m[1].trim() : null;
+  };
+  return { names, shutdownGrace: defaultOf('shutdown_grace'), shutdownDelay: defaultOf('shutdown_delay') };
 }
+
+// After SIGTERM the gateway waits up to this long for watch streams to take their final
+// status before --shutdown_delay starts (service/server/main.cc).
+const kWatchDrainSeconds = 1;
 
 // Seconds of an absl/Go duration such as "20s", "1m30s", "500ms".
 function durationSeconds(text) {
@@ -380,17 +388,23 @@ function setProblems(objects, flags) {
       }
     }
 
-    // Shutdown: preStop, then SIGTERM and --shutdown_grace, all within the grace period.
+    // Shutdown, all within the grace period: preStop; then SIGTERM, up to 1 s for watch
+    // streams to take their final status, --shutdown_delay, and --shutdown_grace.
     const graceText = flagValue(args, 'shutdown_grace') || config.shutdown_grace ||
       (flags && flags.shutdownGrace) || '20s';
+    const delayText = flagValue(args, 'shutdown_delay') || config.shutdown_delay ||
+      (flags && flags.shutdownDelay) || '0';
     const grace = durationSeconds(graceText);
+    const delay = durationSeconds(delayText);
     const preStop = preStopSeconds(gateway);
     const period = podSpec.terminationGracePeriodSeconds === undefined ? 30
       : podSpec.terminationGracePeriodSeconds;
     if (Number.isNaN(grace)) {
       problems.push(`${who}: cannot read --shutdown_grace "${graceText}"`);
-    } else if (!(period > preStop + grace)) {
-      problems.push(`${who}: terminationGracePeriodSeconds ${period} is not more than preStop ${preStop} s + --shutdown_grace ${grace} s`);
+    } else if (Number.isNaN(delay)) {
+      problems.push(`${who}: cannot read --shutdown_delay "${delayText}"`);
+    } else if (!(period > preStop + kWatchDrainSeconds + delay + grace)) {
+      problems.push(`${who}: terminationGracePeriodSeconds ${period} is not more than preStop ${preStop} s + watch drain ${kWatchDrainSeconds} s + --shutdown_delay ${delay} s + --shutdown_grace ${grace} s`);
     }
   }
   return problems;
