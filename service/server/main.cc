@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
@@ -110,6 +111,9 @@ ABSL_FLAG(absl::Duration, credentials_backoff_cap, absl::Seconds(60),
 
 namespace otaverify {
 namespace {
+
+// Exit status after a second SIGTERM / SIGINT cut the drain short (a clean drain exits 0).
+constexpr int kForcedExitStatus = 2;
 
 int Fail(absl::string_view message) {
   Log(LogLevel::kError, absl::StrCat("start-up failed: ", message));
@@ -485,6 +489,15 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   sigwait(&signals, &signal_number);
 
   Log(LogLevel::kInfo, "shutting down", {{"signal", absl::StrCat(signal_number)}});
+  // A second signal (an operator's second Ctrl-C, a supervisor that will not wait) ends the
+  // process at once, whatever is still draining.
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    Log(LogLevel::kWarning, "second signal: exiting without finishing the drain",
+        {{"signal", absl::StrCat(again)}});
+    std::_Exit(kForcedExitStatus);
+  }).detach();
   health->SetServingStatus("readiness", false);
   health->SetServingStatus("", false);
   // Watch streams never end by themselves: end them now (callers watch again elsewhere) so

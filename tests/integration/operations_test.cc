@@ -266,6 +266,32 @@ TEST(Shutdown, FiftyInFlightCallsFinishAfterReadinessFlipsAndNewOnesAreRefused) 
   EXPECT_LT(took, absl::Seconds(20));
 }
 
+TEST(Shutdown, ASecondSignalEndsTheDrainAtOnce) {
+  Harness harness;
+  ASSERT_TRUE(harness.StartEmulator({"--seed=" + Harness::WriteLoadSeed(2)}).ok());
+  ASSERT_TRUE(harness.StartGateway({"--shutdown_grace=20s"}).ok());
+  // The call waits 8 s at the upstream: the drain would take that long.
+  ASSERT_TRUE(harness.ArmFault("delay", 1, 8000, "CreateOTAVerifyJob").ok());
+  std::thread caller([&harness] { harness.Create(Harness::LoadRequest(0), absl::Seconds(20)); });
+  auto join = absl::MakeCleanup([&caller] { caller.join(); });
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (harness.Stat("requests_total") < 1 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(harness.Stat("requests_total"), 1) << "the call is upstream";
+
+  kill(harness.gateway().pid(), SIGTERM);
+  ASSERT_TRUE(harness.gateway().WaitForOutput("shutting down"));
+  const absl::Time second = absl::Now();
+  kill(harness.gateway().pid(), SIGTERM);
+  absl::StatusOr<int> exit_status = harness.gateway().Wait(absl::Seconds(5));
+  ASSERT_TRUE(exit_status.ok()) << exit_status.status();
+  EXPECT_EQ(*exit_status, 2);
+  EXPECT_TRUE(harness.gateway().WaitForOutput("second signal: exiting without finishing"));
+  std::cout << "second SIGTERM during an 8 s drain: exit 2 after "
+            << absl::ToDoubleMilliseconds(absl::Now() - second) << " ms" << std::endl;
+}
+
 TEST(ChannelFactory, RoundRobinsOverReplicasAndRetriesWhenOneGoes) {
   Harness harness;
   ASSERT_TRUE(harness.StartEmulator().ok());
