@@ -82,7 +82,5 @@ bool ResetConnection(int fd) {
   return ReplaceWithDevNull(fd);
 }
 
-bool CloseConnection(int fd) { return ReplaceWithDevNull(fd); }
-
 }  // namespace emulator
 }  // namespace otaverify

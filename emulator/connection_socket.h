@@ -1,5 +1,5 @@
 // The raw TCP socket behind the HTTP request being handled, for the faults that must act below
-// HTTP (README.md, "Fault injection": reset_before_response, close_after_response).
+// HTTP (README.md, "Fault injection": reset_before_response, process_then_reset).
 //
 // cpp-httplib 0.11 gives handlers no socket accessor and applies its socket-options hook only to
 // the listening socket, so the socket is found by what the Request does carry: its TCP 4-tuple
@@ -8,7 +8,9 @@
 //
 // REQUIRES for every function: called on the worker thread serving the connection, while its
 // handler runs. httplib closes a connection's socket only on that thread, after the handler
-// returns, so the descriptor found stays this connection's for the handler's lifetime.
+// returns, so the descriptor found stays this connection's for the handler's lifetime -- and
+// for no longer: a descriptor number kept past the handler (in a content provider, say) may
+// by then name another connection's socket.
 #ifndef OTAVERIFY_EMULATOR_CONNECTION_SOCKET_H_
 #define OTAVERIFY_EMULATOR_CONNECTION_SOCKET_H_
 
@@ -27,12 +29,6 @@ int FindConnectionSocket(const std::string& local_addr, int local_port,
 // can still write to, poll (EOF at once) and close, and no other thread can be handed the
 // number in between. Whatever httplib writes afterwards goes nowhere. False if it failed.
 bool ResetConnection(int fd);
-
-// Closes the connection gracefully, as a server dropping an idle keep-alive connection does:
-// what was already written is delivered, then FIN; a request the client sends afterwards is
-// answered by the kernel with RST and never read. `fd` is replaced with /dev/null as above, so
-// httplib sees EOF and ends the connection. False if it failed.
-bool CloseConnection(int fd);
 
 }  // namespace emulator
 }  // namespace otaverify

@@ -155,9 +155,8 @@ void EmulatorServer::ServeFault(const Fault& fault, const RpcHttpRequest& reques
     res.set_header("x-acs-request-id", request_id);
     res.set_content(body.text, body.content_type.c_str());
   };
-  // The socket is looked up here, on the connection's thread while the handler runs (see
-  // connection_socket.h); content providers run later on the same thread, still before
-  // httplib closes it.
+  // The socket is looked up and acted on here, while the handler runs (connection_socket.h):
+  // only then is the descriptor certainly still this connection's.
   auto socket = [&req] {
     return FindConnectionSocket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
   };
@@ -214,17 +213,18 @@ void EmulatorServer::ServeFault(const Fault& fault, const RpcHttpRequest& reques
     }
     case FaultKind::kCloseAfterResponse: {
       const RpcHttpReply reply = rpc_.Handle(request);
-      const int fd = socket();
       res.status = reply.status;
       res.set_header("x-acs-request-id", reply.request_id);
-      // Normal keep-alive headers; the FIN follows the last body byte, and a next request on
-      // the connection is never read (the kernel answers it with RST).
+      // Normal keep-alive headers and the whole body; then the provider reports failure, so
+      // httplib abandons the connection instead of reading the next request: it shuts the
+      // socket down and closes it itself, on this thread. The FIN follows the last body byte,
+      // and a next request is never read (the kernel answers it with RST). The provider runs
+      // after the handler has returned, so it must not touch a descriptor (connection_socket.h).
       res.set_content_provider(
           reply.body.size(), reply.content_type,
-          [body = reply.body, fd](size_t offset, size_t length, httplib::DataSink& sink) {
-            if (!sink.write(body.data() + offset, length)) return false;
-            if (fd >= 0) CloseConnection(fd);
-            return true;
+          [body = reply.body](size_t offset, size_t length, httplib::DataSink& sink) {
+            (void)sink.write(body.data() + offset, length);
+            return false;
           });
       return;
     }
