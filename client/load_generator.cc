@@ -110,7 +110,13 @@ int Run() {
   const absl::Time end = measure_from + absl::GetFlag(FLAGS_duration);
   LoadRecorder recorder(measure_from);
   std::atomic<int64_t> next{0};
+  // Calls whose callback has not finished with this function's locals yet: each callback's
+  // last access to them is its decrement (after on_done() started the next call), so once the
+  // count is 0 nothing still running refers to them.
   std::atomic<int64_t> outstanding{0};
+  // The closed loop's continuation; callbacks run it on gRPC's threads, so it lives as long as
+  // the locals it refers to.
+  std::function<void()> again;
 
   auto send = [&](auto&& on_done) {
     const int64_t index = next.fetch_add(1);
@@ -119,8 +125,8 @@ int Run() {
     if (call_kind == "health") {
       health.Check(options, [&, started, on_done](absl::Status status) mutable {
         recorder.Record(started, absl::Now() - started, status);
-        outstanding.fetch_sub(1);
         on_done();
+        outstanding.fetch_sub(1);
       });
       return;
     }
@@ -129,8 +135,8 @@ int Run() {
         [&, started, on_done](absl::StatusOr<v1::CreateVerifyJobResponse> result,
                               CallMetadata) mutable {
           recorder.Record(started, absl::Now() - started, result.status());
-          outstanding.fetch_sub(1);
           on_done();
+          outstanding.fetch_sub(1);
         });
   };
 
@@ -143,7 +149,7 @@ int Run() {
       send([] {});
     }
   } else {
-    std::function<void()> again = [&] {
+    again = [&] {
       if (absl::Now() < end) send(again);
     };
     for (int i = 0; i < absl::GetFlag(FLAGS_concurrency); ++i) send(again);
