@@ -4,7 +4,8 @@
 // Debian's libabsl_synchronization is not built with TSan: absl::Mutex orders memory with
 // atomics and futexes that TSan never sees, so every ABSL_GUARDED_BY member our instrumented
 // code touches would be reported as a race. These definitions of absl::Mutex, CondVar,
-// Notification and BlockingCounter entry points take precedence over the shared library's
+// Notification and BlockingCounter entry points (and of absl::Status's reference drop, whose
+// count libabsl_status keeps the same way) take precedence over the shared library's
 // (an executable's symbols come first in ELF lookup, for calls from the libraries too), tell
 // TSan about the happens-before edge each one implies (__tsan_release before giving a
 // primitive up, __tsan_acquire after obtaining it), and forward to the real function found
@@ -17,12 +18,14 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "absl/base/options.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -265,6 +268,26 @@ void BlockingCounter::Wait() {
       Real<void (*)(BlockingCounter*)>(AbslSymbol("15BlockingCounter4WaitEv"));
   real(this);
   __tsan_acquire(this);
+}
+
+// A non-OK Status keeps code, message and payloads in one heap rep shared by its copies; each
+// copy's destructor drops a reference here, and the copy that drops the last one frees the rep.
+// The count is decremented inside libabsl_status, invisible to TSan, and the final `delete` is
+// a tail call, so the free is attributed to our caller and escapes called_from_lib: a thread
+// that read a copy's message and dropped its reference looked unordered with the thread that
+// freed the rep later (the gateway's start-up error, read on the main thread while the
+// credentials callback holding another copy is destroyed on the transport thread). Every drop
+// releases on the rep and acquires what earlier drops released, so the freeing thread comes
+// after every other holder's last use. Coarser than the real count (a drop that does not free
+// also acquires), so it can only hide a race between two holders of the same status.
+void Status::UnrefNonInlined(uintptr_t rep) {
+  static const auto real = Real<void (*)(uintptr_t)>(AbslSymbol("6Status15UnrefNonInlinedEm"));
+  if ((rep & 1) != 0) {  // a heap rep (Status::IsInlined is private)
+    void* const shared = reinterpret_cast<void*>(rep - 1);
+    __tsan_release(shared);
+    __tsan_acquire(shared);
+  }
+  real(rep);
 }
 
 ABSL_NAMESPACE_END

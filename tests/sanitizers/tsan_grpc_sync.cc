@@ -1,0 +1,62 @@
+// TSan wrappers for the two gRPC core calls that bracket every batch of operations, linked into
+// every executable of a `make tsan` build (OTAVERIFY_SANITIZE=thread) and nowhere else.
+//
+// Debian's gRPC is not built with TSan. gRPC's C++ layer is mostly header code compiled into
+// our binaries (instrumented): a reactor's Finish or StartWrite fills a tag and an op set on
+// the calling thread, grpc_call_start_batch hands them to the core, and when the batch
+// completes a thread of the callback completion queue takes the tag from
+// grpc_completion_queue_next and runs it (callback_common.h, CallbackWithSuccessTag::Run),
+// reading what the first thread wrote. The hand-off in between happens inside libgrpc, where
+// TSan sees nothing, so every such read looked like a race with the thread that started the
+// batch. Both calls cross from libgrpc++ (or our code) into libgrpc through the PLT, so these
+// definitions take precedence, as tsan_absl_sync.cc's do: starting a batch releases on its tag,
+// and taking a completed event from a queue acquires on the event's tag — exactly the edge the
+// core guarantees (an operation completes after it was started). Reactions the core runs
+// itself (inline callbacks, OnDone handed to its executor) do not pass through here and stay
+// invisible; tsan.supp covers those.
+//
+// Thread-safe: the forwarding pointers are resolved once, under C++ static initialisation.
+#include <dlfcn.h>
+#include <grpc/grpc.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+
+namespace {
+
+template <typename Fn>
+Fn Real(const char* symbol) {
+  void* fn = dlsym(RTLD_NEXT, symbol);
+  if (fn == nullptr) {
+    std::fprintf(stderr, "tsan_grpc_sync: %s not found\n", symbol);
+    std::abort();
+  }
+  return reinterpret_cast<Fn>(fn);
+}
+
+}  // namespace
+
+extern "C" {
+
+grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op* ops, size_t nops, void* tag,
+                                      void* reserved) {
+  static const auto real =
+      Real<grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*)>(
+          "grpc_call_start_batch");
+  if (tag != nullptr) __tsan_release(tag);
+  return real(call, ops, nops, tag, reserved);
+}
+
+grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec deadline,
+                                      void* reserved) {
+  static const auto real = Real<grpc_event (*)(grpc_completion_queue*, gpr_timespec, void*)>(
+      "grpc_completion_queue_next");
+  const grpc_event event = real(cq, deadline, reserved);
+  if (event.type == GRPC_OP_COMPLETE && event.tag != nullptr) __tsan_acquire(event.tag);
+  return event;
+}
+
+}  // extern "C"
