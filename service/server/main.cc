@@ -488,6 +488,9 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
 
+  // Readiness first: whoever sees the log line may already rely on it.
+  health->SetServingStatus("readiness", false);
+  health->SetServingStatus("", false);
   Log(LogLevel::kInfo, "shutting down", {{"signal", absl::StrCat(signal_number)}});
   // A second signal (an operator's second Ctrl-C, a supervisor that will not wait) ends the
   // process at once, whatever is still draining.
@@ -498,8 +501,6 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
         {{"signal", absl::StrCat(again)}});
     std::_Exit(kForcedExitStatus);
   }).detach();
-  health->SetServingStatus("readiness", false);
-  health->SetServingStatus("", false);
   // Watch streams never end by themselves: end them now (callers watch again elsewhere) so
   // they do not hold the drain of the unary calls.
   service.Shutdown();
