@@ -1,9 +1,16 @@
 #include "client/load_recorder.h"
 
-#include <algorithm>
+#include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "google/rpc/error_details.pb.h"
 #include "service/common/json.h"
 #include "service/status/rich_status.h"
@@ -40,6 +47,22 @@ std::string LoadRecorder::JsonMembers(absl::Duration measured) {
       latencies_.size(), answered_.load(), absl::ToDoubleSeconds(measured),
       latencies_.size() / std::max(1e-9, absl::ToDoubleSeconds(measured)), percentile(50),
       percentile(90), percentile(99), percentile(99.9), codes);
+}
+
+absl::Duration ProcessCpuTime() {
+  std::ifstream in("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces; fields are counted after its closing ')'.
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return absl::ZeroDuration();
+  std::vector<std::string> fields = absl::StrSplit(text.substr(close + 2), ' ');
+  // After ')': field 3 is fields[0], so utime (14) is fields[11] and stime (15) fields[12].
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds(static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace otaverify

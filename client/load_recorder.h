@@ -41,6 +41,10 @@ class LoadRecorder {
   std::map<std::string, int> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
+// CPU time (user + system) this process has used so far, from /proc/self/stat; zero if it
+// cannot be read. A load client's own cost per call is the difference over a run.
+absl::Duration ProcessCpuTime();
+
 }  // namespace otaverify
 
 #endif  // OTAVERIFY_CLIENT_LOAD_RECORDER_H_

@@ -14,7 +14,6 @@
 // call), peak RSS (VmHWM) and the connections the transport opened.
 //
 // Example: bench_direct_transport --endpoint http://127.0.0.1:18080 --concurrency 64
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -33,10 +32,8 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -69,23 +66,6 @@ namespace {
 
 constexpr char kDefaultKeyId[] = "emulator-access-key-id";
 constexpr char kDefaultSecret[] = "emulator-access-key-secret";
-
-// utime + stime of this process, from /proc/self/stat (fields 14 and 15, in clock ticks).
-absl::Duration ProcessCpu() {
-  std::ifstream in("/proc/self/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The command name (field 2) may hold spaces; fields are counted after its closing ')'.
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) return absl::ZeroDuration();
-  std::vector<std::string> fields = absl::StrSplit(text.substr(close + 2), ' ');
-  // After ')': field 3 is fields[0], so utime (14) is fields[11] and stime (15) fields[12].
-  int64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return absl::ZeroDuration();
-  }
-  return absl::Seconds(static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK));
-}
 
 // VmHWM from /proc/self/status, in KiB.
 int64_t PeakRssKib() {
@@ -191,13 +171,13 @@ int Run() {
   }
   Loop loop(transport->get(), &recorder, credentials, *endpoint, *version, end);
 
-  const absl::Duration cpu_before = ProcessCpu();
+  const absl::Duration cpu_before = ProcessCpuTime();
   loop.Start(absl::GetFlag(FLAGS_concurrency));
   absl::SleepFor(end - absl::Now());
   // Bounded wait for the last answers (the attempt timeout ends them).
   const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_timeout) + absl::Seconds(5);
   while (loop.outstanding() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
-  const absl::Duration cpu = ProcessCpu() - cpu_before;
+  const absl::Duration cpu = ProcessCpuTime() - cpu_before;
   const int64_t outstanding = loop.outstanding();
   const CurlTransport::Stats stats = (*transport)->GetStats();
   const int64_t answered = recorder.answered();

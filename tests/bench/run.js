@@ -15,7 +15,8 @@
 // its counters zeroed). Gateway CPU is utime + stime from /proc/<pid>/stat over the whole run
 // (warm-up included) divided by every call answered; its peak RSS is VmHWM, reset before each
 // run through /proc/<pid>/clear_refs; upstream connections opened are the emulator's
-// connections_accepted over the run (the driver's own control connections subtracted).
+// connections_accepted over the run (the driver's own control connections subtracted); its
+// context switches per call are summed over its threads' /proc/<pid>/task/*/status.
 // Prints the machine, the versions, one table, the ratios and the targets.
 //
 // Every wait is bounded; every child is stopped on exit, error or signal.
@@ -135,6 +136,21 @@ function cpuMicros(pid) {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks * 1e6;
 }
 
+// Context switches (voluntary + involuntary) of every thread of `pid` alive now: each one is a
+// thread going to sleep or being preempted, the price of handing a call between threads.
+function contextSwitches(pid) {
+  let total = 0;
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) total += Number(m[1]);
+    } catch (e) {
+      // the thread ended meanwhile
+    }
+  }
+  return total;
+}
+
 function peakRssKib(pid) {
   const match = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) : 0;
@@ -251,6 +267,7 @@ async function main() {
       const viaGateway = scenario === 'grpc' || scenario === 'gateway';
       if (viaGateway) resetPeakRss(gatewayPid);
       const cpuBefore = cpuMicros(gatewayPid);
+      const switchesBefore = contextSwitches(gatewayPid);
       const emulatorCpuBefore = cpuMicros(emulator.child.pid);
       const gatewayConnectionsBefore = metric(
         await httpRequest(`http://${metricsAddress}/metrics`), 'otaverify_http_connections_opened_total');
@@ -260,6 +277,8 @@ async function main() {
           `--call=${scenario === 'grpc' ? 'health' : 'create'}`, `--concurrency=${concurrency}`,
           '--deadline=5s', ...common]);
         result.cpu_us_per_call = (cpuMicros(gatewayPid) - cpuBefore) / Math.max(1, result.calls_total);
+        result.switches_per_call =
+          (contextSwitches(gatewayPid) - switchesBefore) / Math.max(1, result.calls_total);
         result.peak_rss_kib = peakRssKib(gatewayPid);
         result.gateway_connections_opened = metric(
           await httpRequest(`http://${metricsAddress}/metrics`),
@@ -312,8 +331,9 @@ function report(rows, context) {
       : 'default --log_level=info (one access line per call, to a file)'));
   out.push('');
   out.push('| scenario | concurrency | calls/s | p50 ms | p99 ms | CPU µs/call | peak RSS MiB | ' +
-    'upstream connections | not OK | emulator CPU µs/call |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    'upstream connections | not OK | emulator CPU µs/call | gateway context switches/call | ' +
+    'load client CPU µs/call |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const notOk = Object.entries(r.outcomes || {}).filter(([k]) => k !== 'OK')
       .reduce((sum, [, n]) => sum + n, 0);
@@ -322,12 +342,15 @@ function report(rows, context) {
       `${ms(r.latency_ms.p50)} | ${ms(r.latency_ms.p99)} | ${r.cpu_us_per_call.toFixed(0)} ` +
       `(${whose}) | ${(r.peak_rss_kib / 1024).toFixed(1)} (${whose}) | ` +
       `${r.scenario === 'grpc' ? '–' : r.upstream_connections} | ${notOk} | ` +
-      `${r.scenario === 'grpc' ? '–' : r.emulator_cpu_us_per_call.toFixed(0)} |`);
+      `${r.scenario === 'grpc' ? '–' : r.emulator_cpu_us_per_call.toFixed(0)} | ` +
+      `${r.switches_per_call === undefined ? '–' : r.switches_per_call.toFixed(1)} | ` +
+      `${r.client_cpu_us_per_call === undefined ? '–' : r.client_cpu_us_per_call.toFixed(0)} |`);
   }
   out.push('');
   out.push('CPU and RSS are those of the process named: the gateway for the gRPC and gateway rows, ' +
     'bench_direct_transport (the whole client) for the HTTP row, node for the SDK row. ' +
-    'Every process shares the same cores: the load client, the gateway and the emulator.' +
+    'Every process shares the same cores: the load client (otaverify-load, its own CPU in the ' +
+    'last column), the gateway and the emulator.' +
     (peakResettable ? '' : ' (VmHWM could not be reset: the gateway peaks are cumulative.)'));
   out.push('');
   out.push('| concurrency | gateway / HTTP ceiling calls/s | gateway / gRPC ceiling calls/s | ' +
