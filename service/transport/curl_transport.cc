@@ -142,6 +142,9 @@ class CurlTransport::Impl {
     }
     if (multi_ != nullptr) curl_multi_wakeup(multi_);
     if (loop_.joinable()) loop_.join();
+    // A Send or Cancel that queued its work before stopping_ was set may still be about to
+    // wake the loop: the multi handle must outlive that call (a few instructions away).
+    while (wakers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
     if (share_ != nullptr) curl_share_cleanup(share_);
   }
@@ -179,7 +182,7 @@ class CurlTransport::Impl {
     }
     // After unlocking: the loop's first step is to take the lock, so a wake-up sent under it
     // would put the loop straight back to sleep on the mutex.
-    if (wake) curl_multi_wakeup(multi_);
+    if (wake) Wake();
     if (transfer != nullptr) {
       std::move(transfer->done)(NotSent(absl::CancelledError("transport is shutting down")));
     }
@@ -201,7 +204,7 @@ class CurlTransport::Impl {
         wake = TakeWakeLocked();
       }
     }
-    if (wake) curl_multi_wakeup(multi_);
+    if (wake) Wake();
     if (not_started != nullptr) {
       cancelled_.fetch_add(1, std::memory_order_relaxed);
       std::move(not_started->done)(NotSent(absl::CancelledError("cancelled before it was sent")));
@@ -224,7 +227,14 @@ class CurlTransport::Impl {
   bool TakeWakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (wake_pending_) return false;
     wake_pending_ = true;
+    wakers_.fetch_add(1, std::memory_order_relaxed);
     return true;
+  }
+
+  // Wakes the loop for the caller TakeWakeLocked chose; the destructor waits for it.
+  void Wake() {
+    curl_multi_wakeup(multi_);
+    wakers_.fetch_sub(1, std::memory_order_release);
   }
 
   void Loop() {
@@ -402,6 +412,8 @@ class CurlTransport::Impl {
   std::vector<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
   std::vector<TransferId> cancels_ ABSL_GUARDED_BY(mu_);
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
+  // Callers between TakeWakeLocked and the end of their Wake (raised under mu_).
+  std::atomic<int> wakers_{0};
 };
 
 absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(const Options& options) {

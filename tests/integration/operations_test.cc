@@ -274,6 +274,42 @@ TEST(Shutdown, FiftyInFlightCallsFinishAfterReadinessFlipsAndNewOnesAreRefused) 
   EXPECT_LT(took, absl::Seconds(20));
 }
 
+// Deadlines from 0 to 3 ms end while the call is being set up, while its handler runs (gRPC
+// then cancels it as soon as the handler returns, on the same thread) or while it waits
+// upstream: every call ends, each gives its in-flight place back, and the gateway serves on.
+TEST(Cancellation, CallsWhoseDeadlineEndsAroundTheHandlerAllEndAndGiveTheirPlaceBack) {
+  Harness harness;
+  ASSERT_TRUE(harness.StartEmulator({"--seed=" + Harness::WriteLoadSeed(410)}).ok());
+  ASSERT_TRUE(harness.StartGateway({}).ok());
+  const std::string address = MetricsAddress(harness.gateway().Output());
+  ASSERT_FALSE(address.empty()) << harness.gateway().Output();
+  ASSERT_TRUE(harness.ArmFault("delay", 400, 20, "CreateOTAVerifyJob").ok());
+
+  std::vector<std::thread> callers;
+  std::atomic<int> ended_in_time{0};
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&harness, &ended_in_time, t] {
+      for (int i = 0; i < 50; ++i) {
+        const int index = t * 50 + i;
+        const CallResult result = harness.Create(Harness::LoadRequest(index),
+                                                 absl::Microseconds(index % 31 * 100));
+        if (result.status.code() == absl::StatusCode::kDeadlineExceeded) ++ended_in_time;
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  EXPECT_EQ(ended_in_time.load(), 400) << "every deadline is shorter than the upstream's 20 ms";
+
+  double in_flight = Value(Scrape(address), R"(otaverify_grpc_server_in_flight)");
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(10);
+       in_flight != 0 && absl::Now() < give_up;) {
+    absl::SleepFor(absl::Milliseconds(20));
+    in_flight = Value(Scrape(address), R"(otaverify_grpc_server_in_flight)");
+  }
+  EXPECT_EQ(in_flight, 0) << "a call that never reached OnDone keeps its place";
+  EXPECT_TRUE(harness.Create(Harness::LoadRequest(405)).status.ok());
+}
+
 TEST(Shutdown, ASecondSignalEndsTheDrainAtOnce) {
   Harness harness;
   ASSERT_TRUE(harness.StartEmulator({"--seed=" + Harness::WriteLoadSeed(2)}).ok());
