@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <limits>
@@ -493,10 +494,14 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   health->SetServingStatus("", false);
   Log(LogLevel::kInfo, "shutting down", {{"signal", absl::StrCat(signal_number)}});
   // A second signal (an operator's second Ctrl-C, a supervisor that will not wait) ends the
-  // process at once, whatever is still draining.
+  // process at once, whatever is still draining. Once the drain is over it is ignored: the
+  // process is exiting anyway, and its statics may be going. Log flushes every line, so
+  // _Exit loses none.
+  static std::atomic<bool> drained{false};
   std::thread([signals] {
     int again = 0;
     sigwait(&signals, &again);
+    if (drained.load()) return;
     Log(LogLevel::kWarning, "second signal: exiting without finishing the drain",
         {{"signal", absl::StrCat(again)}});
     std::_Exit(kForcedExitStatus);
@@ -521,6 +526,7 @@ int Run(const absl::flat_hash_set<std::string>& command_line_flags) {
   scheduler.Shutdown();
   refresher.reset();
   transport->reset();
+  drained.store(true);
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }
