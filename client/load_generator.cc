@@ -109,7 +109,7 @@ int Run() {
   const absl::Time measure_from = start + absl::GetFlag(FLAGS_warmup);
   const absl::Time end = measure_from + absl::GetFlag(FLAGS_duration);
   LoadRecorder recorder(measure_from);
-  const absl::Duration cpu_before = ProcessCpuTime();
+  const absl::StatusOr<absl::Duration> cpu_before = ProcessCpuTime();
   std::atomic<int64_t> next{0};
   // Calls whose callback has not finished with this function's locals yet: each callback's
   // last access to them is its decrement (after on_done() started the next call), so once the
@@ -159,13 +159,19 @@ int Run() {
   // Bounded wait for the last answers (deadlines end them).
   const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_deadline) + absl::Seconds(5);
   while (outstanding.load() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
-  // The client's own CPU per call: on a shared machine it is taken from what the gateway and
-  // the upstream could have used.
-  const double cpu_us_per_call = absl::ToDoubleMicroseconds(ProcessCpuTime() - cpu_before) /
-                                 static_cast<double>(std::max<int64_t>(1, recorder.answered()));
+  // The client's own CPU per call (left out if /proc cannot tell): on a shared machine it is
+  // taken from what the gateway and the upstream could have used.
+  std::string client_cpu;
+  const absl::StatusOr<absl::Duration> cpu_after = ProcessCpuTime();
+  if (cpu_before.ok() && cpu_after.ok()) {
+    client_cpu = absl::StrFormat(
+        ",\"client_cpu_us_per_call\":%.1f",
+        absl::ToDoubleMicroseconds(*cpu_after - *cpu_before) /
+            static_cast<double>(std::max<int64_t>(1, recorder.answered())));
+  }
   std::printf("%s\n",
               absl::StrCat("{", recorder.JsonMembers(std::min(end, absl::Now()) - measure_from),
-                           absl::StrFormat(",\"client_cpu_us_per_call\":%.1f}", cpu_us_per_call))
+                           client_cpu, "}")
                   .c_str());
   return outstanding.load() == 0 ? 0 : 1;
 }

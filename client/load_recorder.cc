@@ -49,18 +49,20 @@ std::string LoadRecorder::JsonMembers(absl::Duration measured) {
       percentile(90), percentile(99), percentile(99.9), codes);
 }
 
-absl::Duration ProcessCpuTime() {
+absl::StatusOr<absl::Duration> ProcessCpuTime() {
   std::ifstream in("/proc/self/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // The command name (field 2) may hold spaces; fields are counted after its closing ')'.
   const size_t close = text.rfind(')');
-  if (close == std::string::npos) return absl::ZeroDuration();
-  std::vector<std::string> fields = absl::StrSplit(text.substr(close + 2), ' ');
+  std::vector<std::string> fields;
+  if (close != std::string::npos && close + 2 < text.size()) {
+    fields = absl::StrSplit(text.substr(close + 2), ' ');
+  }
   // After ')': field 3 is fields[0], so utime (14) is fields[11] and stime (15) fields[12].
   int64_t utime = 0, stime = 0;
   if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
       !absl::SimpleAtoi(fields[12], &stime)) {
-    return absl::ZeroDuration();
+    return absl::UnavailableError("cannot read utime and stime from /proc/self/stat");
   }
   return absl::Seconds(static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK));
 }

@@ -1,6 +1,7 @@
 // LoadRecorder: what a load run measured — latencies of the calls started after warm-up,
 // outcomes by gRPC code and ErrorInfo reason — shared by the load generator and the benchmark
-// clients so every scenario reports the same figures the same way.
+// clients so every scenario reports the same figures the same way; ProcessCpuTime gives them
+// their own CPU cost.
 //
 // Thread-safe: Record runs on the callbacks of any thread.
 #ifndef OTAVERIFY_CLIENT_LOAD_RECORDER_H_
@@ -14,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -41,9 +43,9 @@ class LoadRecorder {
   std::map<std::string, int> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
-// CPU time (user + system) this process has used so far, from /proc/self/stat; zero if it
-// cannot be read. A load client's own cost per call is the difference over a run.
-absl::Duration ProcessCpuTime();
+// CPU time (user + system) this process has used so far, from /proc/self/stat; UNAVAILABLE if
+// it cannot be read. A load client's own cost per call is the difference over a run.
+absl::StatusOr<absl::Duration> ProcessCpuTime();
 
 }  // namespace otaverify
 

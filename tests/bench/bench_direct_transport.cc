@@ -171,13 +171,22 @@ int Run() {
   }
   Loop loop(transport->get(), &recorder, credentials, *endpoint, *version, end);
 
-  const absl::Duration cpu_before = ProcessCpuTime();
+  const absl::StatusOr<absl::Duration> cpu_before = ProcessCpuTime();
+  if (!cpu_before.ok()) {
+    std::fprintf(stderr, "bench_direct_transport: %s\n", cpu_before.status().ToString().c_str());
+    return 1;
+  }
   loop.Start(absl::GetFlag(FLAGS_concurrency));
   absl::SleepFor(end - absl::Now());
   // Bounded wait for the last answers (the attempt timeout ends them).
   const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_timeout) + absl::Seconds(5);
   while (loop.outstanding() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
-  const absl::Duration cpu = ProcessCpuTime() - cpu_before;
+  const absl::StatusOr<absl::Duration> cpu_after = ProcessCpuTime();
+  if (!cpu_after.ok()) {
+    std::fprintf(stderr, "bench_direct_transport: %s\n", cpu_after.status().ToString().c_str());
+    return 1;
+  }
+  const absl::Duration cpu = *cpu_after - *cpu_before;
   const int64_t outstanding = loop.outstanding();
   const CurlTransport::Stats stats = (*transport)->GetStats();
   const int64_t answered = recorder.answered();
