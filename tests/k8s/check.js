@@ -390,6 +390,9 @@ function setProblems(objects, flags) {
 
     // Shutdown, all within the grace period: preStop; then SIGTERM, up to 1 s for watch
     // streams to take their final status, --shutdown_delay, and --shutdown_grace.
+    if (flags && (flags.shutdownGrace === null || flags.shutdownDelay === null)) {
+      problems.push(`${who}: cannot read the defaults of --shutdown_grace and --shutdown_delay from the gateway's --helpfull`);
+    }
     const graceText = flagValue(args, 'shutdown_grace') || config.shutdown_grace ||
       (flags && flags.shutdownGrace) || '20s';
     const delayText = flagValue(args, 'shutdown_delay') || config.shutdown_delay ||
