@@ -32,6 +32,7 @@
 #include "service/credentials/profile_source.h"
 #include "service/server/config.h"
 #include "service/server/profiles.h"
+#include "tests/fuzz/require.h"
 
 // Flags of each kind FlagText renders for, under names a config file could set.
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "fuzz: a string flag");
@@ -43,12 +44,6 @@ ABSL_FLAG(std::vector<std::string>, regions, {}, "fuzz: a list flag");
 
 namespace otaverify {
 namespace {
-
-void Require(bool condition, const char* property) {
-  if (condition) return;
-  std::fprintf(stderr, "property violated: %s\n", property);
-  std::abort();
-}
 
 // Never reached: the sources the fuzzer builds fetch nothing until asked.
 class RefusingTransport : public HttpTransport {

@@ -49,16 +49,11 @@
 #include "service/aliyun/rpc_request.h"
 #include "service/aliyun/signer.h"
 #include "service/common/clock.h"
+#include "tests/fuzz/require.h"
 
 namespace otaverify {
 namespace emulator {
 namespace {
-
-void Require(bool condition, const char* property) {
-  if (condition) return;
-  std::fprintf(stderr, "property violated: %s\n", property);
-  std::abort();
-}
 
 // One emulator, built once; its state is reset every kResetEvery inputs so created jobs and
 // remembered nonces stay bounded.

@@ -21,16 +21,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "service/aliyun/signer.h"
+#include "tests/fuzz/require.h"
 
 namespace otaverify {
 namespace {
-
-// Stops the run with a message libFuzzer records as a crash (abort).
-void Require(bool condition, const char* property) {
-  if (condition) return;
-  std::fprintf(stderr, "property violated: %s\n", property);
-  std::abort();
-}
 
 bool IsUnreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

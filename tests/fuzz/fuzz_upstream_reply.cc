@@ -35,6 +35,7 @@
 #include "service/aliyun/verify_workflow.h"
 #include "service/credentials/credential_answer.h"
 #include "service/status/rich_status.h"
+#include "tests/fuzz/require.h"
 
 namespace otaverify {
 namespace {
@@ -43,12 +44,6 @@ namespace {
 // the same strings.
 constexpr char kSecret[] = "FuzzSecretKey0123456789abcdef";
 constexpr char kToken[] = "FuzzToken/Session+Value=";
-
-void Require(bool condition, const char* property) {
-  if (condition) return;
-  std::fprintf(stderr, "property violated: %s\n", property);
-  std::abort();
-}
 
 // Whether `text` holds a secret as the redaction contract names it: raw or percent-encoded
 // once or twice.
