@@ -1,5 +1,6 @@
-// TSan wrappers for the two gRPC core calls that bracket every batch of operations, linked into
-// every executable of a `make tsan` build (OTAVERIFY_SANITIZE=thread) and nowhere else.
+// TSan wrappers for the two gRPC core calls that bracket every batch of operations, and for the
+// step that ends a server call (ScheduleOnDone, at the end), linked into every executable of a
+// `make tsan` build (OTAVERIFY_SANITIZE=thread) and nowhere else.
 //
 // Debian's gRPC is not built with TSan. gRPC's C++ layer is mostly header code compiled into
 // our binaries (instrumented): a reactor's Finish or StartWrite fills a tag and an op set on
@@ -11,14 +12,15 @@
 // batch. Both calls cross from libgrpc++ (or our code) into libgrpc through the PLT, so these
 // definitions take precedence, as tsan_absl_sync.cc's do: starting a batch releases on its tag,
 // and taking a completed event from a queue acquires on the event's tag — exactly the edge the
-// core guarantees (an operation completes after it was started). Reactions the core runs
-// itself (inline callbacks, OnDone handed to its executor) do not pass through here and stay
-// invisible; tsan.supp covers those.
+// core guarantees (an operation completes after it was started). Other reactions the core runs
+// itself do not pass through here and stay invisible; tsan.supp covers those.
 //
 // Thread-safe: the forwarding pointers are resolved once, under C++ static initialisation.
 #include <dlfcn.h>
 #include <grpc/grpc.h>
+#include <grpcpp/support/server_callback.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -35,6 +37,20 @@ Fn Real(const char* symbol) {
     std::abort();
   }
   return reinterpret_cast<Fn>(fn);
+}
+
+// ServerCallbackCall's layout (server_callback.h), to find the reference count its inline
+// Unref() decrements.
+struct ServerCallbackCallLayout {
+  void* vptr;
+  std::atomic_int on_cancel_conditions_remaining;
+  std::atomic_int callbacks_outstanding;
+};
+static_assert(sizeof(ServerCallbackCallLayout) == sizeof(grpc::internal::ServerCallbackCall),
+              "grpc::internal::ServerCallbackCall's layout changed");
+
+void* CallbacksOutstanding(grpc::internal::ServerCallbackCall* call) {
+  return &reinterpret_cast<ServerCallbackCallLayout*>(call)->callbacks_outstanding;
 }
 
 }  // namespace
@@ -60,3 +76,27 @@ grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec de
 }
 
 }  // extern "C"
+
+// A server call's reference count is decremented (acq_rel) by the header's inline Unref(); the
+// decrement that reaches zero calls ScheduleOnDone, which runs the call's OnDone and frees the
+// call, inline or on gRPC's executor. Mostly that decrement is compiled into our binaries and
+// TSan sees it; but for a reactor that is not inlineable (gRPC's own UnimplementedUnaryReactor,
+// which answers a call whose request never arrived, or a server stream's reactor) OnCancel runs
+// in an executor closure inside libgrpc++ that then drops its reference there, invisibly. When
+// that drop is the last, the thread freeing the call looked unordered with every thread that
+// had used it. ScheduleOnDone is reached from both places through the PLT: acquiring on the
+// count here is the acquire half of the decrement that just reached zero, which TSan may have
+// missed. (A drop in that closure that is not the last still releases invisibly; the
+// reactions it follows are gRPC's empty OnCancel or our stream's, which takes its mutex.)
+namespace grpc {
+namespace internal {
+
+void ServerCallbackCall::ScheduleOnDone(bool inline_ondone) {
+  static const auto real = Real<void (*)(ServerCallbackCall*, bool)>(
+      "_ZN4grpc8internal18ServerCallbackCall14ScheduleOnDoneEb");
+  __tsan_acquire(CallbacksOutstanding(this));
+  real(this, inline_ondone);
+}
+
+}  // namespace internal
+}  // namespace grpc
