@@ -77,9 +77,10 @@ SOAK_SECONDS ?= 600
 soak: build
 	python3 tests/soak/soak.py --build_dir $(BUILD_DIR) --seconds $(SOAK_SECONDS)
 
-# Benchmark on loopback (tests/bench/README.md; not part of `make test`, about 3 minutes): the
+# Benchmark on loopback (tests/bench/README.md; not part of `make test`, about 6 minutes): the
 # gateway end to end beside the direct HTTP path, a bare gRPC call and the official Node SDK,
-# at concurrency 1, 16 and 64; prints one table. BENCH_SECONDS / BENCH_WARMUP per run.
+# at concurrency 1, 16 and 64; prints one table of medians. BENCH_SECONDS / BENCH_WARMUP per
+# run, BENCH_ROUNDS rounds.
 .PHONY: bench
 bench: build
 	bash tests/bench/run.sh $(BUILD_DIR)
