@@ -77,7 +77,7 @@ SOAK_SECONDS ?= 600
 soak: build
 	python3 tests/soak/soak.py --build_dir $(BUILD_DIR) --seconds $(SOAK_SECONDS)
 
-# Benchmark on loopback (tests/bench/README.md; not part of `make test`, about 6 minutes): the
+# Benchmark on loopback (tests/bench/README.md; not part of `make test`, about 5 minutes): the
 # gateway end to end beside the direct HTTP path, a bare gRPC call and the official Node SDK,
 # at concurrency 1, 16 and 64; prints one table of medians. BENCH_SECONDS / BENCH_WARMUP per
 # run, BENCH_ROUNDS rounds.
