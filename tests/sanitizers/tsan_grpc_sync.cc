@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <grpc/grpc.h>
 #include <grpcpp/support/server_callback.h>
+#include <grpcpp/version_info.h>
 
 #include <atomic>
 #include <cstdio>
@@ -40,7 +41,12 @@ Fn Real(const char* symbol) {
 }
 
 // ServerCallbackCall's layout (server_callback.h), to find the reference count its inline
-// Unref() decrements.
+// Unref() decrements: the vptr, then on_cancel_conditions_remaining_, then
+// callbacks_outstanding_. The size check cannot tell the two counts apart, so the layout is
+// pinned to the gRPC release it was read from.
+static_assert(GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
+              "check ServerCallbackCall's members in grpcpp/support/server_callback.h, then "
+              "update ServerCallbackCallLayout and this check");
 struct ServerCallbackCallLayout {
   void* vptr;
   std::atomic_int on_cancel_conditions_remaining;
