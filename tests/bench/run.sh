@@ -6,9 +6,9 @@
 # table. Bounded: every scenario has a fixed duration and every process is stopped at the end.
 #
 # Usage: tests/bench/run.sh [BUILD_DIR]   (default: build)
-# Environment: BENCH_SECONDS (10) and BENCH_WARMUP (2) per scenario, BENCH_CONCURRENCY
-# ("1 16 64"), BENCH_SCENARIOS ("grpc http gateway sdk"), BENCH_GATEWAY_ARGS (extra gateway
-# flags, for diagnosis), BENCH_JSON (also write the raw results there).
+# Environment: BENCH_SECONDS (5) and BENCH_WARMUP (2) per run, BENCH_ROUNDS (3),
+# BENCH_CONCURRENCY ("1 16 64"), BENCH_SCENARIOS ("grpc http gateway sdk"), BENCH_GATEWAY_ARGS
+# (extra gateway flags, for diagnosis), BENCH_JSON (also write every run of every round there).
 set -euo pipefail
 build_dir="${1:-build}"
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
