@@ -41,7 +41,8 @@ const sourceDir = flag('source_dir');
 const seconds = Number(process.env.BENCH_SECONDS || 5);
 const rounds = Number(process.env.BENCH_ROUNDS || 3);
 if (!Number.isInteger(rounds) || rounds < 1) {
-  throw new Error(`BENCH_ROUNDS must be a whole number of at least 1, not "${process.env.BENCH_ROUNDS}"`);
+  throw new Error(
+    `BENCH_ROUNDS must be a whole number of at least 1, not "${process.env.BENCH_ROUNDS}"`);
 }
 const warmup = Number(process.env.BENCH_WARMUP || 2);
 const concurrencies = (process.env.BENCH_CONCURRENCY || '1 16 64').trim().split(/\s+/).map(Number);
@@ -431,8 +432,9 @@ function report(rows, context) {
       .reduce((sum, [, n]) => sum + n, 0);
     const whose = { grpc: 'gateway', gateway: 'gateway', http: 'bench', sdk: 'node' }[r.scenario];
     out.push(`| ${SCENARIOS[r.scenario]} | ${r.concurrency} | ${num(r.calls_per_second)} | ` +
-      `${r.calls_per_second_range.map(num).join('–')} | ${ms(r.latency_ms.p50)} | ${ms(r.latency_ms.p99)} | ${r.cpu_us_per_call.toFixed(0)} ` +
-      `(${whose}) | ${(r.peak_rss_kib / 1024).toFixed(1)} (${whose}) | ` +
+      `${r.calls_per_second_range.map(num).join('–')} | ${ms(r.latency_ms.p50)} | ` +
+      `${ms(r.latency_ms.p99)} | ${r.cpu_us_per_call.toFixed(0)} (${whose}) | ` +
+      `${(r.peak_rss_kib / 1024).toFixed(1)} (${whose}) | ` +
       `${r.scenario === 'grpc' ? '–' : r.upstream_connections} | ${notOk} | ` +
       `${r.scenario === 'grpc' ? '–' : r.emulator_cpu_us_per_call.toFixed(0)} | ` +
       `${r.switches_per_call === undefined ? '–' : r.switches_per_call.toFixed(1)} | ` +
