@@ -374,26 +374,22 @@ function median(values) {
 }
 
 // One row from the rounds of one scenario and concurrency: the median of every rate, latency and
-// per-call cost, the range of calls/s, the largest peak RSS and connection count, and the
+// per-call cost, the range of calls/s, the largest peak RSS and connection counts, and the
 // outcomes of every call.
 function combine(runs) {
   const med = (get) => median(runs.map(get));
-  const out = { scenario: runs[0].scenario, concurrency: runs[0].concurrency, rounds: runs.length };
+  const out = { scenario: runs[0].scenario, concurrency: runs[0].concurrency };
   out.calls_per_second = med((r) => r.calls_per_second);
   out.calls_per_second_range = [Math.min(...runs.map((r) => r.calls_per_second)),
     Math.max(...runs.map((r) => r.calls_per_second))];
-  out.calls_total = runs.reduce((sum, r) => sum + r.calls_total, 0);
   out.latency_ms = {};
   for (const q of Object.keys(runs[0].latency_ms)) out.latency_ms[q] = med((r) => r.latency_ms[q]);
   for (const key of ['cpu_us_per_call', 'switches_per_call', 'emulator_cpu_us_per_call',
     'client_cpu_us_per_call']) {
     if (runs[0][key] !== undefined) out[key] = med((r) => r[key]);
   }
-  out.peak_rss_kib = Math.max(...runs.map((r) => r.peak_rss_kib));
-  out.upstream_connections = Math.max(...runs.map((r) => r.upstream_connections));
-  if (runs[0].most_upstream_connections_open !== undefined) {
-    out.most_upstream_connections_open =
-      Math.max(...runs.map((r) => r.most_upstream_connections_open));
+  for (const key of ['peak_rss_kib', 'upstream_connections', 'most_upstream_connections_open']) {
+    if (runs[0][key] !== undefined) out[key] = Math.max(...runs.map((r) => r[key]));
   }
   out.outcomes = {};
   for (const r of runs) {
