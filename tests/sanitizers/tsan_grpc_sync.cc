@@ -1,6 +1,7 @@
 // TSan wrappers for the two gRPC core calls that bracket every batch of operations, and for the
-// step that ends a server call (ScheduleOnDone, at the end), linked into every executable of a
-// `make tsan` build (OTAVERIFY_SANITIZE=thread) and nowhere else.
+// two steps of a server call that gRPC orders by a count it decrements inside libgrpc++
+// (CallOnCancel and ScheduleOnDone, at the end), linked into every executable of a `make tsan`
+// build (OTAVERIFY_SANITIZE=thread) and nowhere else.
 //
 // Debian's gRPC is not built with TSan. gRPC's C++ layer is mostly header code compiled into
 // our binaries (instrumented): a reactor's Finish or StartWrite fills a tag and an op set on
@@ -40,9 +41,9 @@ Fn Real(const char* symbol) {
   return reinterpret_cast<Fn>(fn);
 }
 
-// ServerCallbackCall's layout (server_callback.h), to find the reference count its inline
-// Unref() decrements: the vptr, then on_cancel_conditions_remaining_, then
-// callbacks_outstanding_. The size check cannot tell the two counts apart, so the layout is
+// ServerCallbackCall's layout (server_callback.h), to find the two counts its inline
+// UnblockCancellation() and Unref() decrement: the vptr, then on_cancel_conditions_remaining_,
+// then callbacks_outstanding_. The size check cannot tell the two counts apart, so the layout is
 // pinned to the gRPC release it was read from.
 static_assert(GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
               "check ServerCallbackCall's members in grpcpp/support/server_callback.h, then "
@@ -55,8 +56,8 @@ struct ServerCallbackCallLayout {
 static_assert(sizeof(ServerCallbackCallLayout) == sizeof(grpc::internal::ServerCallbackCall),
               "grpc::internal::ServerCallbackCall's layout changed");
 
-void* CallbacksOutstanding(grpc::internal::ServerCallbackCall* call) {
-  return &reinterpret_cast<ServerCallbackCallLayout*>(call)->callbacks_outstanding;
+ServerCallbackCallLayout* Layout(grpc::internal::ServerCallbackCall* call) {
+  return reinterpret_cast<ServerCallbackCallLayout*>(call);
 }
 
 }  // namespace
@@ -100,8 +101,25 @@ namespace internal {
 void ServerCallbackCall::ScheduleOnDone(bool inline_ondone) {
   static const auto real = Real<void (*)(ServerCallbackCall*, bool)>(
       "_ZN4grpc8internal18ServerCallbackCall14ScheduleOnDoneEb");
-  __tsan_acquire(CallbacksOutstanding(this));
+  __tsan_acquire(&Layout(this)->callbacks_outstanding);
   real(this, inline_ondone);
+}
+
+// A server call's reactor gets OnCancel only once two things have happened: the handler has
+// bound the reactor (SetupReactor, header code compiled into our binaries) and the call was
+// seen cancelled (the server context's completion op, ServerContextBase::CompletionOp::
+// FinalizeResult, inside libgrpc++). Each decrements on_cancel_conditions_remaining_ (acq_rel)
+// and whichever reaches zero calls CallOnCancel. When the completion op is last, its decrement
+// is invisible and OnCancel, run inline for an inlineable reactor, read what the handler's
+// thread wrote on binding as if unordered with it. CallOnCancel is reached from there through
+// the PLT: acquiring on the count here is the acquire half of that decrement. (For a reactor
+// that is not inlineable, OnCancel runs later in an executor closure that this cannot follow;
+// the project's stream reactor takes its mutex there.)
+void ServerCallbackCall::CallOnCancel(ServerReactor* reactor) {
+  static const auto real = Real<void (*)(ServerCallbackCall*, ServerReactor*)>(
+      "_ZN4grpc8internal18ServerCallbackCall12CallOnCancelEPNS0_13ServerReactorE");
+  __tsan_acquire(&Layout(this)->on_cancel_conditions_remaining);
+  real(this, reactor);
 }
 
 }  // namespace internal
