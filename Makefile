@@ -79,8 +79,8 @@ soak: build
 
 # Benchmark on loopback (tests/bench/README.md; not part of `make test`, about 5 minutes): the
 # gateway end to end beside the direct HTTP path, a bare gRPC call and the official Node SDK,
-# at concurrency 1, 16 and 64; prints one table of medians. BENCH_SECONDS / BENCH_WARMUP per
-# run, BENCH_ROUNDS rounds.
+# at concurrency 1, 16 and 64; prints one table of medians over the rounds (peak RSS and
+# connections the largest). BENCH_SECONDS / BENCH_WARMUP per run, BENCH_ROUNDS rounds.
 .PHONY: bench
 bench: build
 	bash tests/bench/run.sh $(BUILD_DIR)

@@ -91,9 +91,9 @@ grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec de
 // which answers a call whose request never arrived, or a server stream's reactor) OnCancel runs
 // in an executor closure inside libgrpc++ that then drops its reference there, invisibly. When
 // that drop is the last, the thread freeing the call looked unordered with every thread that
-// had used it. ScheduleOnDone is reached from both places through the PLT: acquiring on the
-// count here is the acquire half of the decrement that just reached zero, which TSan may have
-// missed. (A drop in that closure that is not the last still releases invisibly; the
+// had used it. Our binaries call this definition directly and libgrpc++ reaches it through the
+// PLT: acquiring on the count here is the acquire half of the decrement that just reached
+// zero, which TSan may have missed. (A drop in that closure that is not the last still releases invisibly; the
 // reactions it follows are gRPC's empty OnCancel or our stream's, which takes its mutex.)
 namespace grpc {
 namespace internal {
@@ -106,15 +106,16 @@ void ServerCallbackCall::ScheduleOnDone(bool inline_ondone) {
 }
 
 // A server call's reactor gets OnCancel only once two things have happened: the handler has
-// bound the reactor (SetupReactor, header code compiled into our binaries) and the call was
-// seen cancelled (the server context's completion op, ServerContextBase::CompletionOp::
-// FinalizeResult, inside libgrpc++). Each decrements on_cancel_conditions_remaining_ (acq_rel)
-// and whichever reaches zero calls CallOnCancel. When the completion op is last, its decrement
-// is invisible and OnCancel, run inline for an inlineable reactor, read what the handler's
-// thread wrote on binding as if unordered with it. CallOnCancel is reached from there through
-// the PLT: acquiring on the count here is the acquire half of that decrement. (For a reactor
-// that is not inlineable, OnCancel runs later in an executor closure that this cannot follow;
-// the project's stream reactor takes its mutex there.)
+// bound the reactor (SetupReactor: header code compiled into our binaries for the project's
+// services, into libgrpc++ for gRPC's own health service) and the call was seen cancelled (the
+// server context's completion op, ServerContextBase::CompletionOp::FinalizeResult, inside
+// libgrpc++). Each decrements on_cancel_conditions_remaining_ (acq_rel) and whichever reaches
+// zero calls CallOnCancel. When the completion op is last, its decrement is invisible and
+// OnCancel, run inline for an inlineable reactor, read what the handler's thread wrote on
+// binding as if unordered with it. libgrpc++ reaches CallOnCancel through the PLT: acquiring on
+// the count here is the acquire half of that decrement. For a reactor that is not inlineable,
+// CallOnCancel queues OnCancel on gRPC's executor, whose queue lock is an absl::Mutex
+// (tsan_absl_sync.cc), so the executor thread is ordered after this acquire too.
 void ServerCallbackCall::CallOnCancel(ServerReactor* reactor) {
   static const auto real = Real<void (*)(ServerCallbackCall*, ServerReactor*)>(
       "_ZN4grpc8internal18ServerCallbackCall12CallOnCancelEPNS0_13ServerReactorE");
