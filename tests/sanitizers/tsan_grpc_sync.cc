@@ -93,8 +93,9 @@ grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec de
 // that drop is the last, the thread freeing the call looked unordered with every thread that
 // had used it. Our binaries call this definition directly and libgrpc++ reaches it through the
 // PLT: acquiring on the count here is the acquire half of the decrement that just reached
-// zero, which TSan may have missed. (A drop in that closure that is not the last still releases invisibly; the
-// reactions it follows are gRPC's empty OnCancel or our stream's, which takes its mutex.)
+// zero, which TSan may have missed. (A drop in that closure that is not the last still
+// releases invisibly; the reactions it follows are gRPC's empty OnCancel or our stream's,
+// which takes its mutex.)
 namespace grpc {
 namespace internal {
 
